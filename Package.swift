@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+// vidar: video action recognition (FFmpeg decode → R3D-18 on OpenBLAS → smoothed timelines).
+import PackageDescription
+
+let package = Package(
+    name: "vidar",
+    products: [
+        .executable(name: "vidar", targets: ["vidar"]),
+        .library(name: "Vidar", targets: ["Vidar"]),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "VidarNN", dependencies: ["COpenBLAS"]),
+        .target(name: "Vidar", dependencies: ["VidarNN"]),
+        .executableTarget(name: "vidar", dependencies: ["Vidar"]),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar"], path: "Benchmarks/VidarBench"),
+        .testTarget(name: "VidarNNTests", dependencies: ["VidarNN"]),
+        .testTarget(name: "VidarTests", dependencies: ["Vidar"]),
+        .testTarget(name: "VidarCLITests", dependencies: ["Vidar"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

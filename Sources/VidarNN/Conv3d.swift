@@ -1,0 +1,85 @@
+// Conv3d geometry and a convolution with its BatchNorm folded in: the unit every VideoResNet layer is built from.
+
+/// A 3D kernel extent, stride or padding, in (time, height, width) order.
+public struct Dims3: Equatable, Sendable, CustomStringConvertible {
+    public var t: Int, h: Int, w: Int
+    public init(_ t: Int, _ h: Int, _ w: Int) { (self.t, self.h, self.w) = (t, h, w) }
+    public static func all(_ v: Int) -> Dims3 { Dims3(v, v, v) }
+    public var description: String { "\(t)×\(h)×\(w)" }
+}
+
+/// The shape of a bias-free `nn.Conv3d`.
+public struct Conv3dGeometry: Equatable, Sendable {
+    public var inChannels: Int
+    public var outChannels: Int
+    public var kernel: Dims3
+    public var stride: Dims3
+    public var padding: Dims3
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Dims3, stride: Dims3 = .all(1), padding: Dims3 = .all(0)) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// PyTorch's weight shape (out, in, kt, kh, kw).
+    public var torchWeightShape: [Int] { [outChannels, inChannels, kernel.t, kernel.h, kernel.w] }
+
+    public var taps: Int { kernel.t * kernel.h * kernel.w }
+
+    /// Output extent for an input extent; nil when the input is too small for the kernel.
+    public func outputSize(t: Int, h: Int, w: Int) -> Dims3? {
+        func out(_ x: Int, _ k: Int, _ s: Int, _ p: Int) -> Int { (x + 2 * p - k) / s + 1 }
+        guard t + 2 * padding.t >= kernel.t, h + 2 * padding.h >= kernel.h, w + 2 * padding.w >= kernel.w else { return nil }
+        return Dims3(out(t, kernel.t, stride.t, padding.t), out(h, kernel.h, stride.h, padding.h),
+                     out(w, kernel.w, stride.w, padding.w))
+    }
+}
+
+/// A convolution with eval-mode BatchNorm folded in: y = conv(x, W·s) + (β − μ·s), s = γ / √(σ² + ε).
+public struct FoldedConv3d: Sendable {
+    public let geometry: Conv3dGeometry
+    /// (kt, kh, kw, in, out): the rows of one output time step's vol2col matrix times `out` columns.
+    public let weights: [Float]
+    /// (out)
+    public let bias: [Float]
+
+    public init(geometry: Conv3dGeometry, weights: [Float], bias: [Float]) {
+        precondition(weights.count == geometry.taps * geometry.inChannels * geometry.outChannels)
+        precondition(bias.count == geometry.outChannels)
+        self.geometry = geometry
+        self.weights = weights
+        self.bias = bias
+    }
+
+    public static let batchNormEpsilon: Float = 1e-5
+
+    /// Folds BatchNorm into a PyTorch-layout weight (out, in, kt, kh, kw).
+    /// Folding in Double keeps the rounding below float32's own, so folded and unfolded agree to ~1 ulp.
+    public init(geometry g: Conv3dGeometry, torchWeight w: [Float], gamma: [Float], beta: [Float],
+                runningMean: [Float], runningVar: [Float]) {
+        let co = g.outChannels, ci = g.inChannels, taps = g.taps
+        precondition(w.count == co * ci * taps)
+        var scale = [Double](repeating: 0, count: co)
+        var bias = [Float](repeating: 0, count: co)
+        for o in 0..<co {
+            scale[o] = Double(gamma[o]) / (Double(runningVar[o]) + Double(Self.batchNormEpsilon)).squareRoot()
+            bias[o] = Float(Double(beta[o]) - Double(runningMean[o]) * scale[o])
+        }
+        var packed = [Float](repeating: 0, count: w.count)
+        w.withUnsafeBufferPointer { src in
+            packed.withUnsafeMutableBufferPointer { dst in
+                for o in 0..<co {
+                    for i in 0..<ci {
+                        for k in 0..<taps {
+                            dst[(k * ci + i) * co + o] = Float(Double(src[(o * ci + i) * taps + k]) * scale[o])
+                        }
+                    }
+                }
+            }
+        }
+        self.init(geometry: g, weights: packed, bias: bias)
+    }
+}

@@ -1,0 +1,72 @@
+// The convolution backend interface, and the plain reference every fast backend is tested against.
+import Foundation
+
+/// Runs y = relu?(conv(x) + bias + residual?) for a folded convolution.
+/// A backend owns no weights: the network hands it each layer, so a faster backend can be swapped in
+/// without touching the network code.
+public protocol ConvolutionBackend: Sendable {
+    /// `x` (N, T, H, W, Cin) → (N, T', H', W', Cout); `residual`, when given, has the output's shape.
+    func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
+                  workspace: Workspace) -> Activation
+}
+
+/// Scratch memory reused across layers and clips: one per stream, never shared between threads.
+public final class Workspace: @unchecked Sendable {
+    var columns: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+
+    public init(capacity: Int = 0) {
+        self.capacity = capacity
+        columns = .allocate(capacity: max(capacity, 1))
+    }
+
+    deinit { columns.deallocate() }
+
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        columns.deallocate()
+        columns = .allocate(capacity: count)
+        capacity = count
+    }
+}
+
+/// The obviously-correct convolution: seven nested loops, Double accumulation. Slow; for tests only.
+public struct ReferenceConvolution: ConvolutionBackend {
+    public init() {}
+
+    public func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
+                         workspace: Workspace) -> Activation {
+        let g = conv.geometry
+        guard let o = g.outputSize(t: x.t, h: x.h, w: x.w) else { preconditionFailure("input smaller than kernel") }
+        let (ci, co) = (g.inChannels, g.outChannels)
+        var y = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co)
+        for b in 0..<x.n {
+            for to in 0..<o.t { for ho in 0..<o.h { for wo in 0..<o.w {
+                let outBase = (((b * o.t + to) * o.h + ho) * o.w + wo) * co
+                for oc in 0..<co {
+                    var acc = Double(conv.bias[oc])
+                    for kt in 0..<g.kernel.t {
+                        let ti = to * g.stride.t - g.padding.t + kt
+                        guard ti >= 0 && ti < x.t else { continue }
+                        for kh in 0..<g.kernel.h {
+                            let hi = ho * g.stride.h - g.padding.h + kh
+                            guard hi >= 0 && hi < x.h else { continue }
+                            for kw in 0..<g.kernel.w {
+                                let wi = wo * g.stride.w - g.padding.w + kw
+                                guard wi >= 0 && wi < x.w else { continue }
+                                let inBase = (((b * x.t + ti) * x.h + hi) * x.w + wi) * ci
+                                let tap = (kt * g.kernel.h + kh) * g.kernel.w + kw
+                                for ic in 0..<ci {
+                                    acc += Double(x.data[inBase + ic]) * Double(conv.weights[(tap * ci + ic) * co + oc])
+                                }
+                            }
+                        }
+                    }
+                    if let r = residual { acc += Double(r.data[outBase + oc]) }
+                    y.data[outBase + oc] = Float(relu ? max(0, acc) : acc)
+                }
+            }}}
+        }
+        return y
+    }
+}

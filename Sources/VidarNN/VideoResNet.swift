@@ -1,0 +1,138 @@
+// The VideoResNet forward pass (eval mode): stem → stages of BasicBlocks → global average pool → fc.
+// Weights are immutable after loading and shareable across threads; per-stream scratch lives in a Workspace.
+import COpenBLAS
+import Foundation
+
+public struct VideoResNet: Sendable {
+    struct Block: Sendable {
+        let conv1: [FoldedConv3d]
+        let conv2: [FoldedConv3d]
+        let downsample: FoldedConv3d?
+    }
+
+    public let config: VideoResNetConfig
+    let stem: [FoldedConv3d]
+    let stages: [[Block]]
+    /// (classes, features), PyTorch's Linear layout.
+    let fcWeight: [Float]
+    let fcBias: [Float]
+
+    /// Builds the network from a state_dict, checking every tensor strictly and folding BatchNorm.
+    public init(config: VideoResNetConfig, stateDict dict: StateDict, path: String) throws {
+        if let reason = config.validationError() { throw CheckpointError(.badFormat, path, "invalid configuration: \(reason)") }
+        let layout = VideoResNetLayout(config)
+        try Self.checkTensors(dict, against: layout.expectedShapes, path: path)
+        func floats(_ key: String) -> [Float] { dict.tensors[key]!.floats() }
+        func fold(_ s: ConvBNSpec) -> FoldedConv3d {
+            let bn = s.batchNormKey
+            return FoldedConv3d(geometry: s.geometry, torchWeight: floats(s.convKey + ".weight"),
+                                gamma: floats(bn + ".weight"), beta: floats(bn + ".bias"),
+                                runningMean: floats(bn + ".running_mean"), runningVar: floats(bn + ".running_var"))
+        }
+        self.config = config
+        stem = layout.stem.map(fold)
+        stages = layout.stages.map { $0.map { Block(conv1: $0.conv1.map(fold), conv2: $0.conv2.map(fold),
+                                                     downsample: $0.downsample.map(fold)) } }
+        fcWeight = floats("fc.weight")
+        fcBias = floats("fc.bias")
+    }
+
+    /// Loads a checkpoint file, recognising the architecture from it.
+    public init(contentsOf path: String) throws {
+        let dict = try Checkpoint.read(path: path)
+        try self.init(config: VideoResNetConfig.recognise(dict, path: path), stateDict: dict, path: path)
+    }
+
+    /// Lists every missing, unexpected or misshapen tensor by name in one error.
+    static func checkTensors(_ dict: StateDict, against expected: [String: [Int]], path: String) throws {
+        var problems: [String] = []
+        for (key, shape) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let t = dict.tensors[key] else { problems.append("missing tensor '\(key)' \(shape)"); continue }
+            if t.shape != shape { problems.append("tensor '\(key)' has shape \(t.shape), expected \(shape)") }
+            if !t.dtype.isFloatingPoint { problems.append("tensor '\(key)' has dtype \(t.dtype.rawValue), expected F32, F16 or BF16") }
+        }
+        for key in dict.tensors.keys.sorted() where expected[key] == nil && !key.hasSuffix("num_batches_tracked") {
+            problems.append("unexpected tensor '\(key)'")
+        }
+        guard problems.isEmpty else {
+            let shown = problems.prefix(8).joined(separator: "; ")
+            let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
+            throw CheckpointError(.mismatch, path, "checkpoint does not fit \(VideoResNetConfig.self): \(shown)\(more)")
+        }
+    }
+
+    /// Rejects inputs the network cannot take; nil when the shape is fine.
+    public func inputShapeError(_ shape: [Int]) -> String? {
+        guard shape.count == 5 else { return "expected a 5-D N×C×T×H×W tensor, got shape \(shape)" }
+        guard shape[1] == config.inputChannels else {
+            return "expected \(config.inputChannels) channels in dimension 1 of N×C×T×H×W, got shape \(shape)"
+        }
+        guard shape.allSatisfy({ $0 >= 1 }) else { return "every dimension must be at least 1, got shape \(shape)" }
+        return nil
+    }
+
+    /// (N, C, T, H, W) clips → (N, classes) logits.
+    public func logits(_ input: Tensor, backend: ConvolutionBackend = GemmConvolution(),
+                       workspace: Workspace = Workspace()) -> Tensor {
+        precondition(inputShapeError(input.shape) == nil, inputShapeError(input.shape)!)
+        var x = Activation(ncthw: input)
+        x = Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
+        for stage in stages {
+            for block in stage {
+                let shortcut = block.downsample.map {
+                    backend.convolve($0, x, residual: nil, relu: false, workspace: workspace)
+                } ?? x
+                let y = Self.chain(block.conv1, x, residual: nil, backend: backend, workspace: workspace)
+                x = Self.chain(block.conv2, y, residual: shortcut, backend: backend, workspace: workspace)
+            }
+        }
+        return classify(averagePool(x))
+    }
+
+    /// Convolutions in sequence with ReLU after each; the residual, if any, is added before the last ReLU.
+    private static func chain(_ convs: [FoldedConv3d], _ x: Activation, residual: Activation?,
+                              backend: ConvolutionBackend, workspace: Workspace) -> Activation {
+        var y = x
+        for (i, conv) in convs.enumerated() {
+            y = backend.convolve(conv, y, residual: i == convs.count - 1 ? residual : nil, relu: true, workspace: workspace)
+        }
+        return y
+    }
+
+    /// AdaptiveAvgPool3d((1, 1, 1)): (N, T, H, W, C) → (N, C), summed in Double.
+    private func averagePool(_ x: Activation) -> [Float] {
+        let positions = x.t * x.h * x.w
+        var pooled = [Float](repeating: 0, count: x.n * x.c)
+        for b in 0..<x.n {
+            var acc = [Double](repeating: 0, count: x.c)
+            x.data.withUnsafeBufferPointer { p in
+                for i in 0..<positions {
+                    let row = (b * positions + i) * x.c
+                    for j in 0..<x.c { acc[j] += Double(p[row + j]) }
+                }
+            }
+            for j in 0..<x.c { pooled[b * x.c + j] = Float(acc[j] / Double(positions)) }
+        }
+        return pooled
+    }
+
+    /// fc: (N, features) · Wᵀ + b → (N, classes).
+    private func classify(_ features: [Float]) -> Tensor {
+        let n = features.count / config.widths.last!, k = config.widths.last!, m = config.numClasses
+        var out = [Float](repeating: 0, count: n * m)
+        for b in 0..<n { for j in 0..<m { out[b * m + j] = fcBias[j] } }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1, features, Int32(k),
+                    fcWeight, Int32(k), 1, &out, Int32(m))
+        return Tensor(shape: [n, m], data: out)
+    }
+
+    /// Learnable parameters, as PyTorch counts them.
+    public var parameterCount: Int { VideoResNetLayout(config).parameterCount }
+}
+
+/// OpenBLAS's thread count and core name, so callers can keep BLAS from fighting the decode thread.
+public enum BLAS {
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+}

@@ -1,0 +1,49 @@
+// vidar's logits against torchvision's own, on seeded random weights and inputs (Tests/Fixtures/make_fixtures.py).
+import Foundation
+import Testing
+import VidarNN
+
+/// max |Δlogit| ≤ 1e-4 · max |logit|, and the same top-5 for every clip.
+func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float = 1e-4,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(ours.shape == reference.shape, sourceLocation: sourceLocation)
+    guard ours.shape == reference.shape else { return }
+    let scale = reference.data.map(abs).max()!
+    let worst = zip(ours.data, reference.data).map { abs($0 - $1) }.max()!
+    #expect(worst <= relativeTolerance * scale, "max |Δ| \(worst) vs max |logit| \(scale)", sourceLocation: sourceLocation)
+    let classes = reference.shape[1]
+    for b in 0..<reference.shape[0] {
+        func top5(_ t: Tensor) -> [Int] {
+            Array((0..<classes).sorted { t.data[b * classes + $0] > t.data[b * classes + $1] }.prefix(5))
+        }
+        #expect(top5(ours) == top5(reference), "top-5 of clip \(b)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite(.serialized) struct FidelityTests {
+    static let cases = ["1x16x112x112", "2x8x112x112", "2x16x112x112", "1x8x97x123", "1x1x64x64"]
+
+    @Test(arguments: ["r3d_18", "mc3_18", "r2plus1d_18"])
+    func logitsMatchTorchvision(model: String) throws {
+        for format in ["pth", "safetensors"] {
+            let net = try VideoResNet(contentsOf: try Fixtures.path("\(model).\(format)"))
+            #expect(net.config.torchvisionName == model)
+            guard format == "pth" else { continue }  // one format runs every case; the other is compared below
+            for c in Self.cases {
+                let x = try Fixtures.npy("\(model)_\(c)_input.npy")
+                expectMatches(net.logits(x), try Fixtures.npy("\(model)_\(c)_logits.npy"))
+            }
+        }
+        let st = try VideoResNet(contentsOf: try Fixtures.path("\(model).safetensors"))
+        let x = try Fixtures.npy("\(model)_1x16x112x112_input.npy")
+        expectMatches(st.logits(x), try Fixtures.npy("\(model)_1x16x112x112_logits.npy"))
+    }
+
+    @Test(arguments: ["f16", "bf16"], ["pth", "safetensors"])
+    func reducedPrecisionCheckpointsMatch(dtype: String, format: String) throws {
+        let net = try VideoResNet(contentsOf: try Fixtures.path("mc3_18_\(dtype).\(format)"))
+        let x = try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_input.npy")
+        // The reference ran the same rounded weights in float32, so the fp32 tolerance applies.
+        expectMatches(net.logits(x), try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_logits.npy"))
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package that vidar's build, tests, benchmarks and demo need. Idempotent:
+# packages already present are skipped, so repeated `make` runs cost nothing.
+set -euo pipefail
+
+PACKAGES=(
+  pkg-config
+  libopenblas-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev
+  ffmpeg
+  python3-torch python3-torchvision python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
