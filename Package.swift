@@ -14,7 +14,7 @@ let package = Package(
         .target(name: "VidarNN", dependencies: ["COpenBLAS"]),
         .target(name: "Vidar", dependencies: ["VidarNN"]),
         .executableTarget(name: "vidar", dependencies: ["Vidar"]),
-        .executableTarget(name: "vidar-bench", dependencies: ["Vidar"], path: "Benchmarks/VidarBench"),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "COpenBLAS"], path: "Benchmarks/VidarBench"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN"]),
         .testTarget(name: "VidarTests", dependencies: ["Vidar"]),
         .testTarget(name: "VidarCLITests", dependencies: ["Vidar"]),

@@ -1,5 +1,7 @@
-// Conv3d as vol2col + OpenBLAS sgemm, one output time step at a time so the column matrix stays small
-// (layer1's whole-clip column matrix would be ~350 MB; one time step's is ~22 MB).
+// Conv3d as vol2col + OpenBLAS sgemm. Each input time plane is gathered once into a (H'·W') × (kh·kw·Cin)
+// column matrix and multiplied by every temporal tap that reads it, accumulating into the output steps.
+// That gathers each plane once instead of kt times and keeps the column buffer small (~7 MB in layer1,
+// where a whole-clip column matrix would be ~350 MB); taps on temporal zero padding are never computed.
 import COpenBLAS
 import Foundation
 
@@ -13,41 +15,46 @@ public struct GemmConvolution: ConvolutionBackend {
         precondition(x.c == g.inChannels)
         let (ci, co) = (g.inChannels, g.outChannels)
         let rows = o.h * o.w
-        let tapsPerTime = g.kernel.h * g.kernel.w
-        let pointwise = g.kernel == .all(1) && g.stride.h == 1 && g.stride.w == 1 && g.padding == .all(0)
-        workspace.reserve(pointwise ? 0 : rows * g.kernel.t * tapsPerTime * ci)
+        let k = g.kernel.h * g.kernel.w * ci
+        // A 1×1 spatial footprint with unit stride reads the input plane as it is: no gather needed.
+        let direct = g.kernel.h == 1 && g.kernel.w == 1 && g.stride.h == 1 && g.stride.w == 1
+            && g.padding.h == 0 && g.padding.w == 0
+        if !direct { workspace.reserve(rows * k) }
         let columns = workspace.columns
 
-        var out = [Float](unsafeUninitializedCapacity: x.n * o.t * rows * co) { buf, n in
-            n = buf.count
-        }
+        var out = [Float](unsafeUninitializedCapacity: x.n * o.t * rows * co) { buf, n in n = buf.count }
         x.data.withUnsafeBufferPointer { xb in
             conv.weights.withUnsafeBufferPointer { wb in
                 out.withUnsafeMutableBufferPointer { yb in
                     let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
                     for b in 0..<x.n {
-                        for to in 0..<o.t {
-                            let y = yp + (b * o.t + to) * rows * co
-                            let tStart = to * g.stride.t - g.padding.t
-                            // Taps that fall on temporal zero padding are skipped, not multiplied by zero.
-                            let dtLo = max(0, -tStart), dtHi = min(g.kernel.t, x.t - tStart)
-                            guard dtHi > dtLo else {
-                                y.initialize(repeating: 0, count: rows * co)
-                                continue
+                        var written = [Bool](repeating: false, count: o.t)
+                        for ti in 0..<x.t {
+                            // Output steps whose window covers plane ti: to·st − pt + dt = ti for some dt in [0, kt).
+                            let readers = (0..<o.t).filter { to in
+                                let dt = ti - (to * g.stride.t - g.padding.t)
+                                return dt >= 0 && dt < g.kernel.t
                             }
+                            guard !readers.isEmpty else { continue }
+                            let plane = xp + (b * x.t + ti) * x.h * x.w * ci
                             let a: UnsafePointer<Float>
-                            let k: Int
-                            if pointwise {
-                                a = xp + ((b * x.t + tStart) * x.h * x.w) * ci
-                                k = ci
+                            if direct {
+                                a = plane
                             } else {
-                                k = (dtHi - dtLo) * tapsPerTime * ci
-                                gather(x: xp, b: b, tStart: tStart, dt: dtLo..<dtHi, geometry: g, xShape: x, out: o,
-                                       into: columns, rowLength: k)
+                                gather(plane: plane, geometry: g, input: x, out: o, into: columns)
                                 a = UnsafePointer(columns)
                             }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(co), Int32(k),
-                                        1, a, Int32(k), wp + dtLo * tapsPerTime * ci * co, Int32(co), 0, y, Int32(co))
+                            for to in readers {
+                                let dt = ti - (to * g.stride.t - g.padding.t)
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(co), Int32(k),
+                                            1, a, Int32(k), wp + dt * k * co, Int32(co), written[to] ? 1 : 0,
+                                            yp + (b * o.t + to) * rows * co, Int32(co))
+                                written[to] = true
+                            }
+                        }
+                        // Only reachable with more temporal padding than kernel: such steps see zeros alone.
+                        for to in 0..<o.t where !written[to] {
+                            (yp + (b * o.t + to) * rows * co).initialize(repeating: 0, count: rows * co)
                         }
                     }
                 }
@@ -58,37 +65,34 @@ public struct GemmConvolution: ConvolutionBackend {
         return y
     }
 
-    /// Copies one output time step's receptive fields into rows of `rowLength` floats, ordered (dt, dh, dw, ci)
-    /// to match the packed weights; spatial padding becomes zeros.
-    private func gather(x: UnsafePointer<Float>, b: Int, tStart: Int, dt: Range<Int>, geometry g: Conv3dGeometry,
-                        xShape s: Activation, out o: Dims3, into col: UnsafeMutablePointer<Float>, rowLength: Int) {
+    /// Copies one input plane's receptive fields into rows of kh·kw·Cin floats, ordered (dh, dw, ci) to match
+    /// the packed weights; spatial padding becomes zeros.
+    private func gather(plane: UnsafePointer<Float>, geometry g: Conv3dGeometry, input s: Activation, out o: Dims3,
+                        into col: UnsafeMutablePointer<Float>) {
         let ci = g.inChannels
         let (kh, kw) = (g.kernel.h, g.kernel.w)
-        let runLength = kw * ci
+        let run = kw * ci, rowLength = kh * run
         let fillRows = { (rowRange: Range<Int>) in
             for ho in rowRange {
                 for wo in 0..<o.w {
                     var dst = col + (ho * o.w + wo) * rowLength
                     let w0 = wo * g.stride.w - g.padding.w
                     let wholeRun = w0 >= 0 && w0 + kw <= s.w
-                    for kt in dt {
-                        let plane = x + ((b * s.t + tStart + kt) * s.h) * s.w * ci
-                        for dh in 0..<kh {
-                            let hi = ho * g.stride.h - g.padding.h + dh
-                            if hi < 0 || hi >= s.h {
-                                dst.initialize(repeating: 0, count: runLength)
-                            } else if wholeRun {
-                                dst.update(from: plane + (hi * s.w + w0) * ci, count: runLength)
-                            } else {
-                                for dw in 0..<kw {
-                                    let wi = w0 + dw
-                                    let d = dst + dw * ci
-                                    if wi < 0 || wi >= s.w { d.initialize(repeating: 0, count: ci) }
-                                    else { d.update(from: plane + (hi * s.w + wi) * ci, count: ci) }
-                                }
+                    for dh in 0..<kh {
+                        let hi = ho * g.stride.h - g.padding.h + dh
+                        if hi < 0 || hi >= s.h {
+                            dst.initialize(repeating: 0, count: run)
+                        } else if wholeRun {
+                            dst.update(from: plane + (hi * s.w + w0) * ci, count: run)
+                        } else {
+                            for dw in 0..<kw {
+                                let wi = w0 + dw
+                                let d = dst + dw * ci
+                                if wi < 0 || wi >= s.w { d.initialize(repeating: 0, count: ci) }
+                                else { d.update(from: plane + (hi * s.w + wi) * ci, count: ci) }
                             }
-                            dst += runLength
                         }
+                        dst += run
                     }
                 }
             }
