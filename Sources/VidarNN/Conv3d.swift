@@ -29,6 +29,14 @@ public struct Conv3dGeometry: Equatable, Sendable {
 
     public var taps: Int { kernel.t * kernel.h * kernel.w }
 
+    /// Where PyTorch's weight[output][input][tap] (tap = (dt·kh + dh)·kw + dw) sits in `FoldedConv3d.weights`.
+    @inline(__always)
+    public func weightIndex(tap: Int, input: Int, output: Int) -> Int {
+        let spatial = kernel.h * kernel.w
+        let (dt, hw) = tap.quotientAndRemainder(dividingBy: spatial)
+        return (hw * inChannels + input) * (kernel.t * outChannels) + dt * outChannels + output
+    }
+
     /// Output extent for an input extent; nil when the input is too small for the kernel.
     public func outputSize(t: Int, h: Int, w: Int) -> Dims3? {
         func out(_ x: Int, _ k: Int, _ s: Int, _ p: Int) -> Int { (x + 2 * p - k) / s + 1 }
@@ -41,7 +49,8 @@ public struct Conv3dGeometry: Equatable, Sendable {
 /// A convolution with eval-mode BatchNorm folded in: y = conv(x, W·s) + (β − μ·s), s = γ / √(σ² + ε).
 public struct FoldedConv3d: Sendable {
     public let geometry: Conv3dGeometry
-    /// (kt, kh, kw, in, out): the rows of one output time step's vol2col matrix times `out` columns.
+    /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,
+    /// so a plane is packed by sgemm once however many output steps read it.
     public let weights: [Float]
     /// (out)
     public let bias: [Float]
@@ -74,7 +83,7 @@ public struct FoldedConv3d: Sendable {
                 for o in 0..<co {
                     for i in 0..<ci {
                         for k in 0..<taps {
-                            dst[(k * ci + i) * co + o] = Float(Double(src[(o * ci + i) * taps + k]) * scale[o])
+                            dst[g.weightIndex(tap: k, input: i, output: o)] = Float(Double(src[(o * ci + i) * taps + k]) * scale[o])
                         }
                     }
                 }

@@ -12,22 +12,27 @@ public protocol ConvolutionBackend: Sendable {
 
 /// Scratch memory reused across layers and clips: one per stream, never shared between threads.
 public final class Workspace: @unchecked Sendable {
-    var columns: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
-
-    public init(capacity: Int = 0) {
-        self.capacity = capacity
-        columns = .allocate(capacity: max(capacity, 1))
+    /// Grows to the largest size asked for, then stays: after the first clip nothing is allocated here.
+    final class Buffer {
+        private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        private(set) var capacity = 1
+        func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+            if count > capacity {
+                pointer.deallocate()
+                pointer = .allocate(capacity: count)
+                capacity = count
+            }
+            return pointer
+        }
+        deinit { pointer.deallocate() }
     }
 
-    deinit { columns.deallocate() }
+    /// vol2col rows of one input plane.
+    let columns = Buffer()
+    /// One plane's products with every temporal tap, before they are added into the output steps.
+    let products = Buffer()
 
-    func reserve(_ count: Int) {
-        guard count > capacity else { return }
-        columns.deallocate()
-        columns = .allocate(capacity: count)
-        capacity = count
-    }
+    public init() {}
 }
 
 /// The obviously-correct convolution: seven nested loops, Double accumulation. Slow; for tests only.
@@ -57,7 +62,7 @@ public struct ReferenceConvolution: ConvolutionBackend {
                                 let inBase = (((b * x.t + ti) * x.h + hi) * x.w + wi) * ci
                                 let tap = (kt * g.kernel.h + kh) * g.kernel.w + kw
                                 for ic in 0..<ci {
-                                    acc += Double(x.data[inBase + ic]) * Double(conv.weights[(tap * ci + ic) * co + oc])
+                                    acc += Double(x.data[inBase + ic]) * Double(conv.weights[g.weightIndex(tap: tap, input: ic, output: oc)])
                                 }
                             }
                         }

@@ -13,14 +13,14 @@ public struct GemmConvolution: ConvolutionBackend {
         let g = conv.geometry
         guard let o = g.outputSize(t: x.t, h: x.h, w: x.w) else { preconditionFailure("input smaller than kernel") }
         precondition(x.c == g.inChannels)
-        let (ci, co) = (g.inChannels, g.outChannels)
+        let (ci, co, kt) = (g.inChannels, g.outChannels, g.kernel.t)
         let rows = o.h * o.w
         let k = g.kernel.h * g.kernel.w * ci
         // A 1×1 spatial footprint with unit stride reads the input plane as it is: no gather needed.
         let direct = g.kernel.h == 1 && g.kernel.w == 1 && g.stride.h == 1 && g.stride.w == 1
             && g.padding.h == 0 && g.padding.w == 0
-        if !direct { workspace.reserve(rows * k) }
-        let columns = workspace.columns
+        let columns = direct ? nil : workspace.columns.reserve(rows * k)
+        let products = kt > 1 ? workspace.products.reserve(rows * kt * co) : nil
 
         var out = [Float](unsafeUninitializedCapacity: x.n * o.t * rows * co) { buf, n in n = buf.count }
         x.data.withUnsafeBufferPointer { xb in
@@ -30,25 +30,35 @@ public struct GemmConvolution: ConvolutionBackend {
                     for b in 0..<x.n {
                         var written = [Bool](repeating: false, count: o.t)
                         for ti in 0..<x.t {
-                            // Output steps whose window covers plane ti: to·st − pt + dt = ti for some dt in [0, kt).
-                            let readers = (0..<o.t).filter { to in
+                            // Output steps whose window covers plane ti, with the tap dt that reads it.
+                            let readers = (0..<o.t).compactMap { to -> (to: Int, dt: Int)? in
                                 let dt = ti - (to * g.stride.t - g.padding.t)
-                                return dt >= 0 && dt < g.kernel.t
+                                return dt >= 0 && dt < kt ? (to, dt) : nil
                             }
-                            guard !readers.isEmpty else { continue }
+                            guard let dtLo = readers.map(\.dt).min(), let dtHi = readers.map(\.dt).max() else { continue }
                             let plane = xp + (b * x.t + ti) * x.h * x.w * ci
                             let a: UnsafePointer<Float>
-                            if direct {
-                                a = plane
-                            } else {
+                            if let columns {
                                 gather(plane: plane, geometry: g, input: x, out: o, into: columns)
                                 a = UnsafePointer(columns)
+                            } else {
+                                a = plane
                             }
-                            for to in readers {
-                                let dt = ti - (to * g.stride.t - g.padding.t)
+                            let step = { (to: Int) in yp + (b * o.t + to) * rows * co }
+                            guard let products else {
+                                // kt = 1: the product is the output step itself.
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(co), Int32(k),
-                                            1, a, Int32(k), wp + dt * k * co, Int32(co), written[to] ? 1 : 0,
-                                            yp + (b * o.t + to) * rows * co, Int32(co))
+                                            1, a, Int32(k), wp, Int32(co), 0, step(readers[0].to), Int32(co))
+                                written[readers[0].to] = true
+                                continue
+                            }
+                            // One sgemm for every tap that reads this plane: (rows × k) · (k × taps·co).
+                            let width = (dtHi - dtLo + 1) * co
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(width), Int32(k),
+                                        1, a, Int32(k), wp + dtLo * co, Int32(kt * co), 0, products, Int32(width))
+                            for (to, dt) in readers {
+                                accumulate(products + (dt - dtLo) * co, stride: width, into: step(to), rows: rows,
+                                           channels: co, overwrite: !written[to])
                                 written[to] = true
                             }
                         }
@@ -63,6 +73,19 @@ public struct GemmConvolution: ConvolutionBackend {
         var y = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co, data: out)
         applyEpilogue(&y, bias: conv.bias, residual: residual, relu: relu)
         return y
+    }
+
+    /// y[r, 0..<channels] (=|+=) p[r·stride + 0..<channels] for every row r.
+    private func accumulate(_ p: UnsafePointer<Float>, stride: Int, into y: UnsafeMutablePointer<Float>, rows: Int,
+                            channels: Int, overwrite: Bool) {
+        for r in 0..<rows {
+            let src = p + r * stride, dst = y + r * channels
+            if overwrite {
+                dst.update(from: src, count: channels)
+            } else {
+                for j in 0..<channels { dst[j] += src[j] }
+            }
+        }
     }
 
     /// Copies one input plane's receptive fields into rows of kh·kw·Cin floats, ordered (dh, dw, ci) to match
