@@ -21,7 +21,7 @@ public struct VideoResNet: Sendable {
     public init(config: VideoResNetConfig, stateDict dict: StateDict, path: String) throws {
         if let reason = config.validationError() { throw CheckpointError(.badFormat, path, "invalid configuration: \(reason)") }
         let layout = VideoResNetLayout(config)
-        try Self.checkTensors(dict, against: layout.expectedShapes, path: path)
+        try Self.checkTensors(dict, against: layout.expectedShapes, architecture: config.name, path: path)
         func floats(_ key: String) -> [Float] { dict.tensors[key]!.floats() }
         func fold(_ s: ConvBNSpec) -> FoldedConv3d {
             let bn = s.batchNormKey
@@ -44,7 +44,8 @@ public struct VideoResNet: Sendable {
     }
 
     /// Lists every missing, unexpected or misshapen tensor by name in one error.
-    static func checkTensors(_ dict: StateDict, against expected: [String: [Int]], path: String) throws {
+    static func checkTensors(_ dict: StateDict, against expected: [String: [Int]], architecture: String,
+                             path: String) throws {
         var problems: [String] = []
         for (key, shape) in expected.sorted(by: { $0.key < $1.key }) {
             guard let t = dict.tensors[key] else { problems.append("missing tensor '\(key)' \(shape)"); continue }
@@ -57,7 +58,7 @@ public struct VideoResNet: Sendable {
         guard problems.isEmpty else {
             let shown = problems.prefix(8).joined(separator: "; ")
             let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
-            throw CheckpointError(.mismatch, path, "checkpoint does not fit \(VideoResNetConfig.self): \(shown)\(more)")
+            throw CheckpointError(.mismatch, path, "checkpoint does not fit the \(architecture) it was recognised as: \(shown)\(more)")
         }
     }
 

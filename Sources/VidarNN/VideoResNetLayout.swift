@@ -108,3 +108,23 @@ public struct VideoResNetLayout: Sendable {
             .values.reduce(0) { $0 + $1.reduce(1, *) }
     }
 }
+
+extension VideoResNetLayout {
+    /// Multiply-adds for one clip of t×h×w frames, counting every tap (padding included) as PyTorch's
+    /// profilers do, plus the fc layer; nil when the clip is too small for some layer.
+    public func multiplyAdds(t: Int, h: Int, w: Int) -> Int? {
+        var size = Dims3(t, h, w)
+        var total = 0
+        func apply(_ c: ConvBNSpec, to s: Dims3) -> Dims3? {
+            guard let o = c.geometry.outputSize(t: s.t, h: s.h, w: s.w) else { return nil }
+            total += o.t * o.h * o.w * c.geometry.taps * c.geometry.inChannels * c.geometry.outChannels
+            return o
+        }
+        for c in stem { guard let o = apply(c, to: size) else { return nil }; size = o }
+        for block in stages.joined() {
+            if let d = block.downsample { guard apply(d, to: size) != nil else { return nil } }
+            for c in block.conv1 + block.conv2 { guard let o = apply(c, to: size) else { return nil }; size = o }
+        }
+        return total + features * numClasses
+    }
+}

@@ -21,7 +21,7 @@ from torchvision.models.video import resnet as tvr
 from torchvision.models import _meta
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else ".fixtures"
-STAMP = "stamp-v1"  # bump when this script's outputs change
+STAMP = "stamp-v2"  # bump when this script's outputs change
 
 # (batch, clip length, height, width): batch 1 and 2, clip lengths 8 and 16, an odd crop, a one-frame clip.
 CASES = [(1, 16, 112, 112), (2, 8, 112, 112), (2, 16, 112, 112), (1, 8, 97, 123), (1, 1, 64, 64)]
@@ -114,6 +114,36 @@ def zip_pickle(path, payload):
         z.writestr("archive/version", "3\n")
 
 
+def zip64_copy(src, dst):
+    """Rewrites a stored zip with zip64 records throughout (as torch.save does for files over 4 GiB):
+    saturated 32-bit fields, zip64 extra fields in the central directory, zip64 end record and locator."""
+    out, central = bytearray(), bytearray()
+    with zipfile.ZipFile(src) as z:
+        infos = z.infolist()
+        for info in infos:
+            data = z.read(info)
+            name = info.filename.encode()
+            offset = len(out)
+            crc = zipfile.crc32(data)
+            extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+            out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(extra))
+            out += name + extra + data
+            cextra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+            central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                                   len(name), len(cextra), 0, 0, 0, 0, 0xFFFFFFFF)
+            central += name + cextra
+    cd_offset = len(out)
+    out += central
+    z64 = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, len(infos), len(infos), len(central), cd_offset)
+    out += struct.pack("<IIQI", 0x07064B50, 0, z64, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    open(dst, "wb").write(out)
+    with zipfile.ZipFile(dst) as z:  # Python's own reader must agree it is a valid zip64 archive
+        assert sorted(z.namelist()) == sorted(i.filename for i in infos)
+        assert z.read(infos[0]) == zipfile.ZipFile(src).read(infos[0])
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     if os.path.exists(f"{OUT}/{STAMP}.done"):
@@ -159,9 +189,12 @@ def main():
     bad["extra.weight"] = torch.zeros(3)
     torch.save(bad, f"{OUT}/tiny_missing_keys.pth")
     bad = dict(sd)
-    bad["fc.weight"] = sd["fc.weight"].t()  # a non-contiguous view: strides must be honoured
+    bad["fc.weight"] = sd["fc.weight"].t().contiguous().t()  # same values, column-major strides: must be honoured
+    assert not bad["fc.weight"].is_contiguous()
     torch.save(bad, f"{OUT}/tiny_transposed_fc.pth")
     torch.save(model, f"{OUT}/tiny_whole_model.pth")  # a pickled nn.Module, not a state_dict
+
+    zip64_copy(f"{OUT}/tiny.pth", f"{OUT}/tiny_zip64.pth")
 
     # Pickles that would run code if a loader executed them. The sentinel proves what they would do.
     sentinel = os.path.abspath(f"{OUT}/PWNED")

@@ -137,7 +137,7 @@ struct RestrictedUnpickler {
 
     private func allowedGlobal(_ module: String, _ name: String) throws -> AllowedGlobal {
         guard let g = AllowedGlobal.named(module: module, name: name) else {
-            throw UnpicklingError("refused global '\(module).\(name)': a plain state_dict never needs it; nothing was run",
+            throw UnpicklingError("refused global '\(module).\(name)': a plain state_dict never needs it, so nothing was run (vidar reads torch.save(model.state_dict()) files)",
                                   unsafe: true)
         }
         return g

@@ -2,7 +2,7 @@
 // Every header field is validated before any tensor is touched.
 import Foundation
 
-enum Safetensors {
+public enum Safetensors {
     /// Headers beyond this are refused before parsing (the format's own reference uses 100 MB).
     static let maxHeaderBytes = 100_000_000
 

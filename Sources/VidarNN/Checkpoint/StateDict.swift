@@ -81,6 +81,11 @@ public struct TensorEntry: Sendable {
     }
 }
 
+extension TensorEntry {
+    /// IEEE binary16 → binary32 (exposed for tests).
+    public static func widenHalf(_ bits: UInt16) -> Float { Float(halfBits: bits) }
+}
+
 extension Float {
     /// IEEE binary16 → binary32, exact (subnormals, infinities and NaN included).
     init(halfBits h: UInt16) {

@@ -1,0 +1,24 @@
+// One call from a --model value to a ready network with its labels, mapping every failure to a one-line error.
+import Foundation
+
+public struct LoadedModel: Sendable {
+    public let path: String
+    public let network: VideoResNet
+    public let stateDict: StateDict
+    public let labels: [String]?
+}
+
+public enum ModelLoader {
+    public static func load(_ spec: String, labelsFile: String? = nil) throws -> LoadedModel {
+        let path = try ModelRegistry.resolve(spec)
+        do {
+            let dict = try Checkpoint.read(path: path)
+            let config = try VideoResNetConfig.recognise(dict, path: path)
+            let network = try VideoResNet(config: config, stateDict: dict, path: path)
+            let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata)
+            return LoadedModel(path: path, network: network, stateDict: dict, labels: labels)
+        } catch let e as CheckpointError {
+            throw VidarError(e.kind == .unreadable ? .noInput : .dataError, e.description)
+        }
+    }
+}
