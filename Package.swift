@@ -15,9 +15,10 @@ let package = Package(
         .target(name: "Vidar", dependencies: ["VidarNN"]),
         .executableTarget(name: "vidar", dependencies: ["Vidar"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "COpenBLAS"], path: "Benchmarks/VidarBench"),
-        .testTarget(name: "VidarNNTests", dependencies: ["VidarNN"]),
-        .testTarget(name: "VidarTests", dependencies: ["Vidar"]),
-        .testTarget(name: "VidarCLITests", dependencies: ["Vidar"]),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
+        .testTarget(name: "VidarTests", dependencies: ["Vidar", "TestSupport"]),
+        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

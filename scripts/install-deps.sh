@@ -4,11 +4,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  pkg-config
-  libopenblas-dev
-  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev
-  ffmpeg
-  python3-torch python3-torchvision python3-numpy
+  pkg-config libopenblas-dev            # build: the COpenBLAS system library
+  libcurl4                              # FoundationNetworking (vidar models fetch)
+  python3-torch python3-torchvision python3-numpy   # reference fixtures and the PyTorch benchmark peer
 )
 
 missing=()

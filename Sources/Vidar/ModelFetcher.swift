@@ -65,8 +65,18 @@ public struct ModelFetcher {
         config.timeoutIntervalForRequest = timeout
         let session = URLSession(configuration: config, delegate: delegate, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
-        session.dataTask(with: url).resume()
-        delegate.done.wait()
+        let task = session.dataTask(with: url)
+        task.resume()
+        // Bounded: a server that stops sending for `timeout` seconds ends the download.
+        var seen: Int64 = -1
+        while delegate.done.wait(timeout: .now() + timeout) == .timedOut {
+            let now = delegate.receivedSoFar
+            if now == seen {
+                task.cancel()
+                throw VidarError(.unavailable, "\(url.absoluteString): no data for \(Int(timeout)) s; download abandoned")
+            }
+            seen = now
+        }
         if let failure = delegate.failure { throw failure }
     }
 }
@@ -76,8 +86,21 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
     let file: URL
     let progress: ((Int64, Int64) -> Void)?
     let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var finished = false
     var handle: FileHandle?
     var received: Int64 = 0
+    var receivedSoFar: Int64 { lock.withLock { received } }
+
+    /// Signals completion once, whichever callback gets there first (a cancelled task may never complete on Linux).
+    func finish() {
+        lock.withLock {
+            guard !finished else { return }
+            finished = true
+            try? handle?.close()
+            done.signal()
+        }
+    }
     var expected: Int64 = -1
     var failure: VidarError?
 
@@ -92,12 +115,14 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
         if let http = response as? HTTPURLResponse, http.statusCode != 200 {
             failure = VidarError(.unavailable, "\(url): server answered HTTP \(http.statusCode)")
             completionHandler(.cancel)
+            finish()
             return
         }
         guard FileManager.default.createFile(atPath: file.path, contents: nil),
               let h = FileHandle(forWritingAtPath: file.path) else {
             failure = VidarError(.cannotCreate, "\(file.path): cannot create the download file")
             completionHandler(.cancel)
+            finish()
             return
         }
         handle = h
@@ -109,19 +134,19 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
         do { try handle?.write(contentsOf: data) } catch {
             failure = VidarError(.ioError, "\(file.path): write failed: \(error.localizedDescription)")
             dataTask.cancel()
+            finish()
             return
         }
-        received += Int64(data.count)
+        lock.withLock { received += Int64(data.count) }
         progress?(received, expected)
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        try? handle?.close()
         if failure == nil, let error {
             failure = VidarError(.unavailable, "\(task.originalRequest?.url?.absoluteString ?? "download"): \(error.localizedDescription)")
         } else if failure == nil, expected >= 0, received != expected {
             failure = VidarError(.unavailable, "\(task.originalRequest?.url?.absoluteString ?? "download"): connection closed after \(received) of \(expected) bytes")
         }
-        done.signal()
+        finish()
     }
 }

@@ -1,0 +1,36 @@
+# vidar — the two commands: `make demo` (install, build, run on the bundled demo) and `make test`
+# (install, build, generate the torchvision fixtures, run every test). Both work on a fresh Debian 12 machine.
+
+SHELL := /bin/bash
+export PATH := $(PATH):/opt/swift/usr/bin
+SWIFT ?= swift
+# Debian's interpreter: python3-torch and python3-torchvision live there, not in a pyenv/venv python.
+PYTHON ?= /usr/bin/python3
+FIXTURES ?= $(CURDIR)/.fixtures
+BENCH_ARGS ?=
+
+.PHONY: all deps build fixtures test bench demo clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release
+
+fixtures: deps
+	$(PYTHON) Tests/Fixtures/make_fixtures.py $(FIXTURES)
+
+test: deps fixtures
+	$(SWIFT) build -c release --build-tests
+	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build
+
+bench: build fixtures
+	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)
+
+demo: build fixtures
+	bash scripts/demo.sh $(FIXTURES)
+
+clean:
+	rm -rf .build $(FIXTURES)

@@ -1,0 +1,145 @@
+// Child processes for tests: run a program with a time bound capturing its output, or keep a loopback HTTP
+// server up. Built on posix_spawn + waitpid: Foundation's Process waits by spinning a run loop that Swift
+// Testing's tasks never drive, so its exit is never observed there.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ProcessResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+}
+
+public struct ProcessTimeout: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A spawned child with its stdout and stderr on pipes.
+public final class ChildProcess {
+    public let pid: pid_t
+    public let stdout: FileHandle
+    public let stderr: FileHandle
+    private(set) var exitStatus: Int32?
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw ProcessTimeout(description: "pipe() failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let env = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }.map { "\($0)=\($1)" }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        // The test runner may block or ignore signals; the child starts with defaults so SIGTERM/SIGINT work.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else {
+            close(outPipe[0]); close(errPipe[0])
+            throw ProcessTimeout(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+        stdout = FileHandle(fileDescriptor: outPipe[0], closeOnDealloc: true)
+        stderr = FileHandle(fileDescriptor: errPipe[0], closeOnDealloc: true)
+    }
+
+    /// Reaps the child if it has exited; returns its exit status (128 + signal if killed).
+    @discardableResult
+    public func poll() -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return exitStatus
+    }
+
+    /// Waits up to `timeout` seconds; kills the child and returns nil when it does not exit in time.
+    public func wait(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let s = poll() { return s }
+            usleep(5_000)
+        }
+        kill(pid, SIGKILL)
+        while poll() == nil { usleep(1_000) }
+        return nil
+    }
+
+    public func signal(_ sig: Int32) { if exitStatus == nil { kill(pid, sig) } }
+
+    deinit {
+        if poll() == nil {
+            kill(pid, SIGKILL)
+            while poll() == nil { usleep(1_000) }
+        }
+    }
+}
+
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       timeout: TimeInterval = 120) throws -> ProcessResult {
+    let child = try ChildProcess(executable, arguments, environment: environment)
+    // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
+    var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { outData = child.stdout.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { errData = child.stderr.readDataToEndOfFile() }
+    guard let status = child.wait(timeout: timeout) else {
+        _ = group.wait(timeout: .now() + 5)
+        throw ProcessTimeout(description: "\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    _ = group.wait(timeout: .now() + 5)
+    return ProcessResult(status: status, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Python's http.server on 127.0.0.1 and a port the kernel picks, serving one directory. Stopped by `stop()`.
+public final class LoopbackHTTPServer {
+    public let port: Int
+    private let child: ChildProcess
+
+    public init(directory: URL, timeout: TimeInterval = 20) throws {
+        child = try ChildProcess("/usr/bin/python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+                                                      "--directory", directory.path])
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        var text = ""
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let chunk = child.stdout.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let r = text.range(of: "port "), let end = text[r.upperBound...].firstIndex(of: " "),
+               let port = Int(text[r.upperBound..<end]) {
+                self.port = port
+                return
+            }
+        }
+        child.signal(SIGKILL)
+        throw ProcessTimeout(description: "http.server did not report its port: \(text)")
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)/" }
+
+    public func stop() {
+        child.signal(SIGTERM)
+        _ = child.wait(timeout: 10)
+    }
+}
