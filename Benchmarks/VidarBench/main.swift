@@ -1,11 +1,195 @@
+// vidar-bench: per-clip latency of the VideoResNet engine beside PyTorch (eager and frozen TorchScript),
+// timed in the same run on the same checkpoint and input, reported as ratios. Machine-readable with --json.
 import Foundation
 import Vidar
-let net = try VideoResNet(contentsOf: ".fixtures/r3d_18.pth")
-let x = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: ".fixtures/r3d_18_1x16x112x112_input.npy")))
-BLAS.setThreads(2)
-let ws = Workspace()
-for _ in 0..<6 {
-    let t0 = Date()
-    _ = net.logits(x, workspace: ws)
-    print(Date().timeIntervalSince(t0))
+
+struct Options {
+    var fixtures = ".fixtures"
+    var model = "r3d_18"
+    var threads = 2
+    var runs = 10
+    var warmup = 2
+    var json = false
+    var peers = true
+
+    static let usage = """
+        usage: vidar-bench [--fixtures DIR] [--model r3d_18|mc3_18|r2plus1d_18] [--threads N] [--runs N]
+                           [--warmup N] [--no-peers] [--json]
+        defaults: --fixtures .fixtures --model r3d_18 --threads 2 --runs 10 --warmup 2 (fixtures: `make fixtures`)
+        """
+
+    init(_ argv: [String]) {
+        var i = 0
+        func value() -> String {
+            i += 1
+            guard i < argv.count else { fail(Options.usage) }
+            return argv[i]
+        }
+        func int() -> Int {
+            let v = value()
+            guard let n = Int(v), n > 0 else { fail("expected a positive integer, got '\(v)'\n" + Options.usage) }
+            return n
+        }
+        while i < argv.count {
+            switch argv[i] {
+            case "--fixtures": fixtures = value()
+            case "--model": model = value()
+            case "--threads": threads = int()
+            case "--runs": runs = int()
+            case "--warmup": warmup = int()
+            case "--json": json = true
+            case "--no-peers": peers = false
+            case "--help", "-h": print(Options.usage); exit(0)
+            default: fail("unknown option \(argv[i])\n" + Options.usage)
+            }
+            i += 1
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("vidar-bench: \(message)\n".utf8))
+    exit(64)
+}
+
+struct Measurement: Encodable {
+    let name: String
+    let seconds: [Double]
+    var median: Double { seconds.sorted()[seconds.count / 2] }
+    var min: Double { seconds.min()! }
+    var max: Double { seconds.max()! }
+
+    enum CodingKeys: String, CodingKey { case name, seconds, median, min, max }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(median, forKey: .median)
+        try c.encode(min, forKey: .min)
+        try c.encode(max, forKey: .max)
+    }
+}
+
+func shell(_ command: String) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return "" }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let checkpoint = "\(options.fixtures)/\(options.model).pth"
+let inputPath = "\(options.fixtures)/\(options.model)_1x16x112x112_input.npy"
+let referencePath = "\(options.fixtures)/\(options.model)_1x16x112x112_logits.npy"
+for path in [checkpoint, inputPath, referencePath] where !FileManager.default.fileExists(atPath: path) {
+    fail("\(path) is missing: run `make fixtures` first")
+}
+
+BLAS.setThreads(options.threads)
+let network: VideoResNet
+let input: Tensor, reference: Tensor
+do {
+    network = try VideoResNet(contentsOf: checkpoint)
+    input = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath)))
+    reference = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: referencePath)))
+} catch {
+    fail("\(error)")
+}
+let checkpointBytes = ((try? FileManager.default.attributesOfItem(atPath: checkpoint))?[.size] as? Int) ?? 0
+let macs = VideoResNetLayout(network.config).multiplyAdds(t: 16, h: 112, w: 112)!
+let flops = 2.0 * Double(macs)
+
+// Validate before timing: a fast wrong answer is not a result.
+let workspace = Workspace()
+let check = network.logits(input, workspace: workspace)
+let scale = reference.data.map(abs).max()!
+let relativeError = zip(check.data, reference.data).map { abs($0 - $1) }.max()! / scale
+guard relativeError <= 1e-4 else { fail("vidar's logits differ from torchvision's by \(relativeError) (relative): not timing a wrong result") }
+
+// Loading: parse, strict checks and BatchNorm folding of the whole checkpoint file.
+var loadTimes: [Double] = []
+for _ in 0..<5 {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = try? VideoResNet(contentsOf: checkpoint)
+    loadTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+}
+let load = Measurement(name: "vidar-load-checkpoint", seconds: loadTimes)
+
+var results: [Measurement] = []
+for _ in 0..<options.warmup { _ = network.logits(input, workspace: workspace) }
+var times: [Double] = []
+for _ in 0..<options.runs {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = network.logits(input, workspace: workspace)
+    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+}
+results.append(Measurement(name: "vidar", seconds: times))
+
+var torchVersion = "not run"
+var peerNote = ""
+if options.peers {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("peers/torch_video_resnet.py").path
+    let output = shell("/usr/bin/python3 \(script) --arch \(options.model) --checkpoint \(checkpoint) --input \(inputPath) "
+                       + "--threads \(options.threads) --runs \(options.runs) --warmup \(options.warmup)")
+    if let data = output.split(separator: "\n").last.map({ Data($0.utf8) }),
+       let peer = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+       let eager = peer["eager_seconds"] as? [Double], let frozen = peer["frozen_seconds"] as? [Double] {
+        torchVersion = peer["torch"] as? String ?? "?"
+        results.append(Measurement(name: "pytorch-eager", seconds: eager))
+        results.append(Measurement(name: "pytorch-frozen-torchscript", seconds: frozen))
+    } else {
+        fail("the PyTorch peer failed (is python3-torch installed? run `make deps`): \(output)")
+    }
+} else {
+    peerNote = " (peers skipped with --no-peers)"
+}
+
+let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+let commit = shell("git -C \(URL(fileURLWithPath: #filePath).deletingLastPathComponent().path) rev-parse --short HEAD")
+let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset (autodetected)"
+let vidarMedian = results[0].median
+
+if options.json {
+    struct Report: Encodable {
+        let benchmark = "engine-latency"
+        let commit: String, cpu: String, cores: Int, threads: Int, openblas_core: String, openblas_coretype_env: String
+        let model: String, input: [Int], multiply_adds: Int, torch: String
+        let validation_max_relative_error: Float
+        let checkpoint_bytes: Int
+        let load: Measurement
+        let results: [Measurement]
+        let vidar_time_over_peer_time: [String: Double]
+    }
+    var ratios: [String: Double] = [:]
+    for r in results.dropFirst() { ratios[r.name] = vidarMedian / r.median }
+    let report = Report(commit: commit, cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount, threads: options.threads,
+                        openblas_core: BLAS.coreName, openblas_coretype_env: coretype, model: options.model,
+                        input: input.shape, multiply_adds: macs, torch: torchVersion,
+                        validation_max_relative_error: relativeError, checkpoint_bytes: checkpointBytes, load: load, results: results, vidar_time_over_peer_time: ratios)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try! encoder.encode(report), as: UTF8.self))
+} else {
+    print("vidar-bench engine-latency  commit \(commit)")
+    print("machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores; threads \(options.threads); "
+          + "OpenBLAS core \(BLAS.coreName) (OPENBLAS_CORETYPE=\(coretype)); torch \(torchVersion)\(peerNote)")
+    print("model \(options.model), input \(input.shape.map(String.init).joined(separator: "×")), "
+          + String(format: "%.2f G multiply-adds; validated vs torchvision: max |Δ|/max|logit| = %.1e", Double(macs) / 1e9, relativeError))
+    print(String(format: "checkpoint load (%.0f MB: parse, strict checks, BatchNorm folding): median %.0f ms over 5",
+                 Double(checkpointBytes) / 1e6, load.median * 1e3))
+    print("per-clip runs: \(options.runs) after \(options.warmup) warm-up")
+    print("")
+    print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "median ms    min ms    max ms   GFLOP/s   vidar/peer time")
+    for r in results {
+        let ratio = r.name == "vidar" ? "" : String(format: "%.2f", vidarMedian / r.median)
+        print(r.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+              + String(format: "%9.1f %9.1f %9.1f %9.1f   %@", r.median * 1e3, r.min * 1e3, r.max * 1e3, flops / r.median / 1e9, ratio))
+    }
 }

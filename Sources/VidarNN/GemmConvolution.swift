@@ -23,69 +23,104 @@ public struct GemmConvolution: ConvolutionBackend {
         let products = kt > 1 ? workspace.products.reserve(rows * kt * co) : nil
 
         var out = [Float](unsafeUninitializedCapacity: x.n * o.t * rows * co) { buf, n in n = buf.count }
-        x.data.withUnsafeBufferPointer { xb in
-            conv.weights.withUnsafeBufferPointer { wb in
-                out.withUnsafeMutableBufferPointer { yb in
-                    let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
-                    for b in 0..<x.n {
-                        var written = [Bool](repeating: false, count: o.t)
-                        for ti in 0..<x.t {
-                            // Output steps whose window covers plane ti, with the tap dt that reads it.
-                            let readers = (0..<o.t).compactMap { to -> (to: Int, dt: Int)? in
-                                let dt = ti - (to * g.stride.t - g.padding.t)
-                                return dt >= 0 && dt < kt ? (to, dt) : nil
+        let stepSize = rows * co
+        withOptionalPointer(residual?.data) { rp in
+            x.data.withUnsafeBufferPointer { xb in
+                conv.weights.withUnsafeBufferPointer { wb in
+                    conv.bias.withUnsafeBufferPointer { bb in
+                        out.withUnsafeMutableBufferPointer { yb in
+                            let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
+                            for b in 0..<x.n {
+                                let step = { (to: Int) in yp + (b * o.t + to) * stepSize }
+                                let finish = { (to: Int) in
+                                    Finish(bias: bb.baseAddress!, residual: rp.map { $0 + (b * o.t + to) * stepSize }, relu: relu)
+                                }
+                                // Planes still to be added into each output step; the last one applies the epilogue.
+                                var remaining = (0..<o.t).map { to in
+                                    (0..<kt).filter { (0..<x.t).contains(to * g.stride.t - g.padding.t + $0) }.count
+                                }
+                                var written = [Bool](repeating: false, count: o.t)
+                                for ti in 0..<x.t {
+                                    // Output steps whose window covers plane ti, with the tap dt that reads it.
+                                    let readers = (0..<o.t).compactMap { to -> (to: Int, dt: Int)? in
+                                        let dt = ti - (to * g.stride.t - g.padding.t)
+                                        return dt >= 0 && dt < kt ? (to, dt) : nil
+                                    }
+                                    guard let dtLo = readers.map(\.dt).min(), let dtHi = readers.map(\.dt).max() else { continue }
+                                    let plane = xp + (b * x.t + ti) * x.h * x.w * ci
+                                    let a: UnsafePointer<Float>
+                                    if let columns {
+                                        gather(plane: plane, geometry: g, input: x, out: o, into: columns)
+                                        a = UnsafePointer(columns)
+                                    } else {
+                                        a = plane
+                                    }
+                                    guard let products else {
+                                        // kt = 1: the product is the output step itself, finished in place.
+                                        let to = readers[0].to
+                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(co), Int32(k),
+                                                    1, a, Int32(k), wp, Int32(co), 0, step(to), Int32(co))
+                                        update(step(to), from: nil, stride: 0, rows: rows, channels: co, overwrite: false,
+                                               finish: finish(to))
+                                        written[to] = true
+                                        continue
+                                    }
+                                    // One sgemm for every tap that reads this plane: (rows × k) · (k × taps·co).
+                                    let width = (dtHi - dtLo + 1) * co
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(width), Int32(k),
+                                                1, a, Int32(k), wp + dtLo * co, Int32(kt * co), 0, products, Int32(width))
+                                    for (to, dt) in readers {
+                                        remaining[to] -= 1
+                                        update(step(to), from: products + (dt - dtLo) * co, stride: width, rows: rows,
+                                               channels: co, overwrite: !written[to], finish: remaining[to] == 0 ? finish(to) : nil)
+                                        written[to] = true
+                                    }
+                                }
+                                // Only reachable with more temporal padding than kernel: such steps see zeros alone.
+                                for to in 0..<o.t where !written[to] {
+                                    update(step(to), from: nil, stride: 0, rows: rows, channels: co, overwrite: true, finish: finish(to))
+                                }
                             }
-                            guard let dtLo = readers.map(\.dt).min(), let dtHi = readers.map(\.dt).max() else { continue }
-                            let plane = xp + (b * x.t + ti) * x.h * x.w * ci
-                            let a: UnsafePointer<Float>
-                            if let columns {
-                                gather(plane: plane, geometry: g, input: x, out: o, into: columns)
-                                a = UnsafePointer(columns)
-                            } else {
-                                a = plane
-                            }
-                            let step = { (to: Int) in yp + (b * o.t + to) * rows * co }
-                            guard let products else {
-                                // kt = 1: the product is the output step itself.
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(co), Int32(k),
-                                            1, a, Int32(k), wp, Int32(co), 0, step(readers[0].to), Int32(co))
-                                written[readers[0].to] = true
-                                continue
-                            }
-                            // One sgemm for every tap that reads this plane: (rows × k) · (k × taps·co).
-                            let width = (dtHi - dtLo + 1) * co
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(width), Int32(k),
-                                        1, a, Int32(k), wp + dtLo * co, Int32(kt * co), 0, products, Int32(width))
-                            for (to, dt) in readers {
-                                accumulate(products + (dt - dtLo) * co, stride: width, into: step(to), rows: rows,
-                                           channels: co, overwrite: !written[to])
-                                written[to] = true
-                            }
-                        }
-                        // Only reachable with more temporal padding than kernel: such steps see zeros alone.
-                        for to in 0..<o.t where !written[to] {
-                            (yp + (b * o.t + to) * rows * co).initialize(repeating: 0, count: rows * co)
                         }
                     }
                 }
             }
         }
-        var y = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co, data: out)
-        applyEpilogue(&y, bias: conv.bias, residual: residual, relu: relu)
-        return y
+        return Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co, data: out)
     }
 
-    /// y[r, 0..<channels] (=|+=) p[r·stride + 0..<channels] for every row r.
-    private func accumulate(_ p: UnsafePointer<Float>, stride: Int, into y: UnsafeMutablePointer<Float>, rows: Int,
-                            channels: Int, overwrite: Bool) {
-        for r in 0..<rows {
-            let src = p + r * stride, dst = y + r * channels
-            if overwrite {
-                dst.update(from: src, count: channels)
-            } else {
-                for j in 0..<channels { dst[j] += src[j] }
+    /// The epilogue applied with an output step's last contribution: + bias (+ residual), then ReLU if asked.
+    struct Finish {
+        let bias: UnsafePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let relu: Bool
+    }
+
+    /// y[r] = (overwrite ? 0 : y[r]) + p[r·stride] (if p), then the epilogue if `finish`, for rows × channels;
+    /// split across cores when large, since the BLAS threads are idle meanwhile.
+    private func update(_ y: UnsafeMutablePointer<Float>, from p: UnsafePointer<Float>?, stride: Int, rows: Int,
+                        channels: Int, overwrite: Bool, finish: Finish?) {
+        // Branches are hoisted out of the channel loops so that each loop is a plain vectorisable stream.
+        let run = { (range: Range<Int>) in
+            for r in range {
+                let dst = y + r * channels
+                if let src = p.map({ $0 + r * stride }) {
+                    if overwrite { dst.update(from: src, count: channels) } else { for j in 0..<channels { dst[j] += src[j] } }
+                } else if overwrite {
+                    dst.initialize(repeating: 0, count: channels)
+                }
+                guard let finish else { continue }
+                let bias = finish.bias
+                if let res = finish.residual.map({ $0 + r * channels }) {
+                    if finish.relu { for j in 0..<channels { dst[j] = max(dst[j] + bias[j] + res[j], 0) } }
+                    else { for j in 0..<channels { dst[j] = dst[j] + bias[j] + res[j] } }
+                } else {
+                    if finish.relu { for j in 0..<channels { dst[j] = max(dst[j] + bias[j], 0) } }
+                    else { for j in 0..<channels { dst[j] = dst[j] + bias[j] } }
+                }
             }
         }
+        parallelRows(rows, work: rows * channels, run)
     }
 
     /// Copies one input plane's receptive fields into rows of kh·kw·Cin floats, ordered (dh, dw, ci) to match
@@ -120,41 +155,21 @@ public struct GemmConvolution: ConvolutionBackend {
                 }
             }
         }
-        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, o.h)
-        if chunks > 1 && o.h * o.w * rowLength > 1 << 16 {
-            DispatchQueue.concurrentPerform(iterations: chunks) { i in
-                fillRows((o.h * i / chunks)..<(o.h * (i + 1) / chunks))
-            }
-        } else {
-            fillRows(0..<o.h)
-        }
+        parallelRows(o.h, work: o.h * o.w * rowLength, fillRows)
     }
 }
 
-/// y = relu?(y + bias + residual?), in place, per channel-last row.
-func applyEpilogue(_ y: inout Activation, bias: [Float], residual: Activation?, relu: Bool) {
-    let c = y.c
-    let positions = y.data.count / c
-    precondition(residual == nil || residual!.data.count == y.data.count)
-    y.data.withUnsafeMutableBufferPointer { yb in
-        bias.withUnsafeBufferPointer { bb in
-            let yp = yb.baseAddress!, bp = bb.baseAddress!
-            func run(_ r: UnsafePointer<Float>?) {
-                for p in 0..<positions {
-                    let row = yp + p * c
-                    let rrow = r.map { $0 + p * c }
-                    for j in 0..<c {
-                        var v = row[j] + bp[j]
-                        if let rrow { v += rrow[j] }
-                        row[j] = relu ? max(v, 0) : v
-                    }
-                }
-            }
-            if let residual {
-                residual.data.withUnsafeBufferPointer { run($0.baseAddress!) }
-            } else {
-                run(nil)
-            }
-        }
-    }
+private let cores = ProcessInfo.processInfo.activeProcessorCount
+
+/// Runs `body` over 0..<count, split into one chunk per core when the work is large enough to pay for it.
+private func parallelRows(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    let chunks = min(cores, count)
+    guard chunks > 1 && work >= 1 << 15 else { return body(0..<count) }
+    DispatchQueue.concurrentPerform(iterations: chunks) { i in body((count * i / chunks)..<(count * (i + 1) / chunks)) }
+}
+
+/// Calls `body` with a pointer to the array's elements, or nil for a nil array.
+private func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
