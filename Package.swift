@@ -11,7 +11,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "VidarNN", dependencies: ["COpenBLAS"]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Vidar", dependencies: ["VidarNN"]),
         .executableTarget(name: "vidar", dependencies: ["Vidar"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "COpenBLAS"], path: "Benchmarks/VidarBench"),

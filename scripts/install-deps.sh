@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   pkg-config libopenblas-dev            # build: the COpenBLAS system library
+  libdnnl-dev                           # build: the CDNNL system library (oneDNN convolution backend)
   libcurl4                              # FoundationNetworking (vidar models fetch)
   python3-torch python3-torchvision python3-numpy   # reference fixtures and the PyTorch benchmark peer
 )

@@ -91,7 +91,7 @@ for path in [checkpoint, inputPath, referencePath] where !FileManager.default.fi
     fail("\(path) is missing: run `make fixtures` first")
 }
 
-BLAS.setThreads(options.threads)
+Backends.setThreads(options.threads)
 let network: VideoResNet
 let input: Tensor, reference: Tensor
 do {
@@ -105,13 +105,6 @@ let checkpointBytes = ((try? FileManager.default.attributesOfItem(atPath: checkp
 let macs = VideoResNetLayout(network.config).multiplyAdds(t: 16, h: 112, w: 112)!
 let flops = 2.0 * Double(macs)
 
-// Validate before timing: a fast wrong answer is not a result.
-let workspace = Workspace()
-let check = network.logits(input, workspace: workspace)
-let scale = reference.data.map(abs).max()!
-let relativeError = zip(check.data, reference.data).map { abs($0 - $1) }.max()! / scale
-guard relativeError <= 1e-4 else { fail("vidar's logits differ from torchvision's by \(relativeError) (relative): not timing a wrong result") }
-
 // Loading: parse, strict checks and BatchNorm folding of the whole checkpoint file.
 var loadTimes: [Double] = []
 for _ in 0..<5 {
@@ -122,14 +115,26 @@ for _ in 0..<5 {
 let load = Measurement(name: "vidar-load-checkpoint", seconds: loadTimes)
 
 var results: [Measurement] = []
-for _ in 0..<options.warmup { _ = network.logits(input, workspace: workspace) }
-var times: [Double] = []
-for _ in 0..<options.runs {
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    _ = network.logits(input, workspace: workspace)
-    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+// Each backend is validated against torchvision before it is timed: a fast wrong answer is not a result.
+var backends: [(String, ConvolutionBackend)] = [("vidar-gemm-openblas", GemmConvolution())]
+if let dnnl = try? OneDNNConvolution() { backends.insert(("vidar-onednn", dnnl), at: 0) }
+var relativeError: Float = 0
+for (name, backend) in backends {
+    let workspace = Workspace()
+    let check = network.logits(input, backend: backend, workspace: workspace)
+    let scale = reference.data.map(abs).max()!
+    let error = zip(check.data, reference.data).map { abs($0 - $1) }.max()! / scale
+    guard error <= 1e-4 else { fail("\(name): logits differ from torchvision's by \(error) (relative): not timing a wrong result") }
+    relativeError = max(relativeError, error)
+    for _ in 0..<options.warmup { _ = network.logits(input, backend: backend, workspace: workspace) }
+    var times: [Double] = []
+    for _ in 0..<options.runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = network.logits(input, backend: backend, workspace: workspace)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    results.append(Measurement(name: name, seconds: times))
 }
-results.append(Measurement(name: "vidar", seconds: times))
 
 var torchVersion = "not run"
 var peerNote = ""
@@ -154,7 +159,10 @@ if options.peers {
 let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
 let commit = shell("git -C \(URL(fileURLWithPath: #filePath).deletingLastPathComponent().path) rev-parse --short HEAD")
 let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset (autodetected)"
-let vidarMedian = results[0].median
+/// Row time ÷ the time of a vidar backend: above 1 means vidar is faster.
+func ratio(_ r: Measurement, to name: String) -> Double? {
+    results.first { $0.name == name }.map { r.median / $0.median }
+}
 
 if options.json {
     struct Report: Encodable {
@@ -165,14 +173,16 @@ if options.json {
         let checkpoint_bytes: Int
         let load: Measurement
         let results: [Measurement]
-        let vidar_time_over_peer_time: [String: Double]
+        let peer_time_over_vidar_time: [String: Double]
     }
     var ratios: [String: Double] = [:]
-    for r in results.dropFirst() { ratios[r.name] = vidarMedian / r.median }
+    for r in results where !r.name.hasPrefix("vidar") {
+        for (b, _) in backends { ratios["\(r.name)/\(b)"] = ratio(r, to: b) }
+    }
     let report = Report(commit: commit, cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount, threads: options.threads,
                         openblas_core: BLAS.coreName, openblas_coretype_env: coretype, model: options.model,
                         input: input.shape, multiply_adds: macs, torch: torchVersion,
-                        validation_max_relative_error: relativeError, checkpoint_bytes: checkpointBytes, load: load, results: results, vidar_time_over_peer_time: ratios)
+                        validation_max_relative_error: relativeError, checkpoint_bytes: checkpointBytes, load: load, results: results, peer_time_over_vidar_time: ratios)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     print(String(decoding: try! encoder.encode(report), as: UTF8.self))
@@ -186,10 +196,13 @@ if options.json {
                  Double(checkpointBytes) / 1e6, load.median * 1e3))
     print("per-clip runs: \(options.runs) after \(options.warmup) warm-up")
     print("")
-    print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "median ms    min ms    max ms   GFLOP/s   vidar/peer time")
+    let columns = backends.map { "÷ \($0.0)" }
+    print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "median ms    min ms    max ms   GFLOP/s   "
+          + columns.map { $0.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined())
     for r in results {
-        let ratio = r.name == "vidar" ? "" : String(format: "%.2f", vidarMedian / r.median)
+        let ratios = backends.map { String(format: "%-22.2f", ratio(r, to: $0.0)!) }.joined()
         print(r.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-              + String(format: "%9.1f %9.1f %9.1f %9.1f   %@", r.median * 1e3, r.min * 1e3, r.max * 1e3, flops / r.median / 1e9, ratio))
+              + String(format: "%9.1f %9.1f %9.1f %9.1f   ", r.median * 1e3, r.min * 1e3, r.max * 1e3, flops / r.median / 1e9) + ratios)
     }
+    print("(÷ columns: the row's median time over that vidar backend's; above 1 means vidar is faster)")
 }

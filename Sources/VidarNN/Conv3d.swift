@@ -1,3 +1,5 @@
+import Foundation
+
 // Conv3d geometry and a convolution with its BatchNorm folded in: the unit every VideoResNet layer is built from.
 
 /// A 3D kernel extent, stride or padding, in (time, height, width) order.
@@ -46,8 +48,18 @@ public struct Conv3dGeometry: Equatable, Sendable {
     }
 }
 
+private let nextLayerID = LockedCounter()
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func withLock<R>(_ body: (inout Int) -> R) -> R { lock.withLock { body(&value) } }
+}
+
 /// A convolution with eval-mode BatchNorm folded in: y = conv(x, W·s) + (β − μ·s), s = γ / √(σ² + ε).
 public struct FoldedConv3d: Sendable {
+    /// Unique per layer for the life of the process: backends that compile per layer key their caches on it.
+    public let id: Int
     public let geometry: Conv3dGeometry
     /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,
     /// so a plane is packed by sgemm once however many output steps read it.
@@ -58,6 +70,7 @@ public struct FoldedConv3d: Sendable {
     public init(geometry: Conv3dGeometry, weights: [Float], bias: [Float]) {
         precondition(weights.count == geometry.taps * geometry.inChannels * geometry.outChannels)
         precondition(bias.count == geometry.outChannels)
+        id = nextLayerID.withLock { id in id += 1; return id }
         self.geometry = geometry
         self.weights = weights
         self.bias = bias

@@ -73,7 +73,7 @@ public struct VideoResNet: Sendable {
     }
 
     /// (N, C, T, H, W) clips → (N, classes) logits.
-    public func logits(_ input: Tensor, backend: ConvolutionBackend = GemmConvolution(),
+    public func logits(_ input: Tensor, backend: ConvolutionBackend = Backends.standard,
                        workspace: Workspace = Workspace()) -> Tensor {
         precondition(inputShapeError(input.shape) == nil, inputShapeError(input.shape)!)
         var x = Activation(ncthw: input)
@@ -129,6 +129,30 @@ public struct VideoResNet: Sendable {
 
     /// Learnable parameters, as PyTorch counts them.
     public var parameterCount: Int { VideoResNetLayout(config).parameterCount }
+}
+
+/// The convolution backends by name, and the one used when none is named.
+public enum Backends {
+    public static let names = ["onednn", "gemm", "reference"]
+
+    /// oneDNN when it initialises (measured ~2.4× faster than the OpenBLAS path here), else OpenBLAS gemm.
+    public static let standard: ConvolutionBackend = (try? OneDNNConvolution()) ?? GemmConvolution()
+
+    public static func named(_ name: String) throws -> ConvolutionBackend {
+        switch name {
+        case "auto": return standard
+        case "onednn": return try OneDNNConvolution()
+        case "gemm": return GemmConvolution()
+        case "reference": return ReferenceConvolution()
+        default: throw OneDNNError(description: "unknown backend '\(name)' (auto, \(names.joined(separator: ", ")))")
+        }
+    }
+
+    /// Threads for every library that computes: OpenBLAS (gemm backend, fc) and OpenMP (oneDNN).
+    public static func setThreads(_ n: Int) {
+        BLAS.setThreads(n)
+        OneDNNConvolution.setThreads(n)
+    }
 }
 
 /// OpenBLAS's thread count and core name, so callers can keep BLAS from fighting the decode thread.

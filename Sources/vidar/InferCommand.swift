@@ -16,7 +16,9 @@ enum InferCommand {
           --output FILE      logits, float32 .npy, N×classes                                    (required)
           --labels FILE      class names, one per line (default: the checkpoint's own, or Kinetics-400)
           --topk K           classes printed per clip (default: 5; 0 prints nothing)
-          --threads N        OpenBLAS threads (default: \(ProcessInfo.processInfo.activeProcessorCount), the core count)
+          --backend NAME     convolution backend: auto (oneDNN, else OpenBLAS), onednn, gemm (vol2col + OpenBLAS
+                             sgemm) or reference (naive loops, slow) (default: auto)
+          --threads N        compute threads, oneDNN's and OpenBLAS's (default: \(ProcessInfo.processInfo.activeProcessorCount), the core count)
         """ }
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -28,17 +30,25 @@ enum InferCommand {
         let labelsPath = try args.option("--labels")
         let topk = try args.intOption("--topk", range: 0...1000) ?? 5
         let threads = try args.intOption("--threads", range: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
+        let backendName = try args.option("--backend") ?? "auto"
+        guard backendName == "auto" || Backends.names.contains(backendName) else {
+            throw UsageError("--backend must be auto, \(Backends.names.joined(separator: ", ")); got '\(backendName)'")
+        }
         let extra = try args.positionals()
         guard extra.isEmpty else { throw UsageError("unexpected argument '\(extra[0])'") }
         guard let modelSpec else { throw UsageError("--model is required") }
         guard let inputPath else { throw UsageError("--input is required") }
         guard let outputPath else { throw UsageError("--output is required") }
 
-        BLAS.setThreads(threads)
+        Backends.setThreads(threads)
+        let backend: ConvolutionBackend
+        do { backend = try Backends.named(backendName) } catch {
+            throw VidarError(.unavailable, "backend \(backendName): \(error)")
+        }
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsPath)
         let input = try readTensor(inputPath)
         if let problem = model.network.inputShapeError(input.shape) { throw VidarError(.dataError, "\(inputPath): \(problem)") }
-        let logits = model.network.logits(input)
+        let logits = model.network.logits(input, backend: backend)
         try AtomicFile.write(NPY.encode(logits), to: outputPath)
         if topk > 0 { printTop(logits, k: topk, labels: model.labels) }
         return .success

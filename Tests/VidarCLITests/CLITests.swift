@@ -30,12 +30,13 @@ func expectFailure(_ r: ProcessResult, _ code: ExitCode, mentioning subject: Str
 }
 
 @Suite(.serialized) struct InferCLITests {
-    @Test func inferWritesTorchvisionsLogits() throws {
+    @Test(arguments: ["auto", "onednn", "gemm", "reference"])
+    func inferWritesTorchvisionsLogits(backend: String) throws {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("logits.npy").path
         let r = try CLI.run(["infer", "--model", try CLI.fixture("tiny.pth"), "--input", try CLI.fixture("tiny_2x8x32x40_input.npy"),
-                             "--output", out, "--threads", "1"])
+                             "--output", out, "--threads", "1", "--backend", backend])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.isEmpty)
         #expect(r.stdout.contains("clip 0: class") && r.stdout.contains("clip 1: class"))
@@ -95,7 +96,8 @@ func expectFailure(_ r: ProcessResult, _ code: ExitCode, mentioning subject: Str
         let none = try CLI.run([])
         #expect(none.status == 64 && none.stderr.contains("usage: vidar"))
         for args in [["frobnicate"], ["infer"], ["infer", "--model", "m.pth"], ["infer", "--bogus"],
-                     ["infer", "--model", "m", "--input", "i", "--output", "o", "--threads", "zero"], ["models"], ["models", "inspect"]] {
+                     ["infer", "--model", "m", "--input", "i", "--output", "o", "--threads", "zero"],
+                     ["infer", "--model", "m", "--input", "i", "--output", "o", "--backend", "cuda"], ["models"], ["models", "inspect"]] {
             let r = try CLI.run(args)
             #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
             #expect(r.stderrLines.count == 1, "\(args): \(r.stderr)")
@@ -105,7 +107,8 @@ func expectFailure(_ r: ProcessResult, _ code: ExitCode, mentioning subject: Str
     @Test func helpShowsEveryDefault() throws {
         let r = try CLI.run(["infer", "--help"])
         #expect(r.status == 0)
-        for text in ["--model", "--input", "--output", "--labels", "--topk", "default: 5", "--threads", "default: "] {
+        for text in ["--model", "--input", "--output", "--labels", "--topk", "default: 5", "--threads", "default: ", "--backend",
+                     "default: auto"] {
             #expect(r.stdout.contains(text), "\(text)")
         }
         #expect(try CLI.run(["models", "--help"]).stdout.contains("--cache-dir"))

@@ -47,8 +47,11 @@ struct ConvolutionTests {
         Case(geometry: Conv3dGeometry(3, 4, kernel: .all(3), padding: .all(2)), input: (1, 2, 4, 4)),
     ]
 
-    @Test(arguments: cases)
-    func gemmMatchesReference(_ c: Case) {
+    static let backends: [(String, ConvolutionBackend)] = [("gemm", GemmConvolution()), ("onednn", try! OneDNNConvolution())]
+
+    @Test(arguments: ["gemm", "onednn"], cases)
+    func backendMatchesReference(_ backendName: String, _ c: Case) {
+        let backend = Self.backends.first { $0.0 == backendName }!.1
         var rng = SeededValues(seed: UInt64(c.geometry.inChannels * 1000 + c.input.t))
         let g = c.geometry
         let conv = FoldedConv3d(geometry: g, weights: rng.array(g.taps * g.inChannels * g.outChannels),
@@ -60,7 +63,7 @@ struct ConvolutionTests {
                                   data: rng.array(x.n * o.t * o.h * o.w * g.outChannels))
         for (res, relu) in [(nil, false), (residual, true)] as [(Activation?, Bool)] {
             let want = ReferenceConvolution().convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
-            let got = GemmConvolution().convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
+            let got = backend.convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
             #expect((got.t, got.h, got.w, got.c) == (o.t, o.h, o.w, g.outChannels))
             #expect(nmse(got.data, want.data) < 1e-12, "NMSE \(nmse(got.data, want.data))")
         }

@@ -23,18 +23,22 @@ func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float
 @Suite(.serialized) struct FidelityTests {
     static let cases = ["1x16x112x112", "2x8x112x112", "2x16x112x112", "1x8x97x123", "1x1x64x64"]
 
-    @Test(arguments: ["r3d_18", "mc3_18", "r2plus1d_18"])
-    func logitsMatchTorchvision(model: String) throws {
-        for format in ["pth", "safetensors"] {
-            let net = try VideoResNet(contentsOf: try Fixtures.path("\(model).\(format)"))
-            #expect(net.config.torchvisionName == model)
-            guard format == "pth" else { continue }  // one format runs every case; the other is compared below
-            for c in Self.cases {
-                let x = try Fixtures.npy("\(model)_\(c)_input.npy")
-                expectMatches(net.logits(x), try Fixtures.npy("\(model)_\(c)_logits.npy"))
-            }
+    /// Every case through every fast backend.
+    @Test(arguments: ["r3d_18", "mc3_18", "r2plus1d_18"], ["onednn", "gemm"])
+    func logitsMatchTorchvision(model: String, backend: String) throws {
+        let net = try VideoResNet(contentsOf: try Fixtures.path("\(model).pth"))
+        #expect(net.config.torchvisionName == model)
+        let b = try Backends.named(backend)
+        for c in Self.cases {
+            let x = try Fixtures.npy("\(model)_\(c)_input.npy")
+            expectMatches(net.logits(x, backend: b), try Fixtures.npy("\(model)_\(c)_logits.npy"))
         }
+    }
+
+    @Test(arguments: ["r3d_18", "mc3_18", "r2plus1d_18"])
+    func safetensorsCheckpointsMatchToo(model: String) throws {
         let st = try VideoResNet(contentsOf: try Fixtures.path("\(model).safetensors"))
+        #expect(st.config.torchvisionName == model)
         let x = try Fixtures.npy("\(model)_1x16x112x112_input.npy")
         expectMatches(st.logits(x), try Fixtures.npy("\(model)_1x16x112x112_logits.npy"))
     }
