@@ -15,25 +15,46 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
     private let lock = NSLock()
     private var compiled: [Key: Compiled] = [:]
 
+    /// How many primitives are compiled now (for tests of the bound).
+    public var compiledCount: Int { lock.withLock { compiled.count } }
+
     struct Key: Hashable {
         let layer: Int, n: Int, t: Int, h: Int, w: Int
         let residual: Bool, relu: Bool
     }
 
-    /// One ready primitive with its own weights and bias; src/dst memories get the caller's pointers per call.
+    /// Compiled primitives kept at most: enough for every layer at a few input shapes. Past it the cache starts
+    /// over, so a stream of ever-changing clip sizes cannot grow memory without bound.
+    public static let maxCompiled = 256
+
+    /// A oneDNN memory object owned by Swift.
+    final class Memory {
+        let handle: dnnl_memory_t
+        init(_ handle: dnnl_memory_t) { self.handle = handle }
+        deinit { dnnl_memory_destroy(handle) }
+    }
+
+    /// A layer's weights reordered into one oneDNN layout, shared by every input shape that chose that layout.
+    struct PackedWeights {
+        let layout: dnnl_memory_desc_t
+        let weights: Memory
+        let bias: Memory
+    }
+
+    /// One ready primitive; src/dst memories get the caller's pointers per call.
     final class Compiled {
         let primitive: dnnl_primitive_t
-        let weights: dnnl_memory_t, bias: dnnl_memory_t, src: dnnl_memory_t, dst: dnnl_memory_t
+        let packed: PackedWeights
+        let src: Memory, dst: Memory
 
-        init(primitive: dnnl_primitive_t, weights: dnnl_memory_t, bias: dnnl_memory_t, src: dnnl_memory_t, dst: dnnl_memory_t) {
-            (self.primitive, self.weights, self.bias, self.src, self.dst) = (primitive, weights, bias, src, dst)
+        init(primitive: dnnl_primitive_t, packed: PackedWeights, src: Memory, dst: Memory) {
+            (self.primitive, self.packed, self.src, self.dst) = (primitive, packed, src, dst)
         }
 
-        deinit {
-            dnnl_primitive_destroy(primitive)
-            [weights, bias, src, dst].forEach { dnnl_memory_destroy($0) }
-        }
+        deinit { dnnl_primitive_destroy(primitive) }
     }
+
+    private var packedWeights: [Int: [PackedWeights]] = [:]
 
     public init() throws {
         var e: dnnl_engine_t?
@@ -46,6 +67,7 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
 
     deinit {
         compiled.removeAll()
+        packedWeights.removeAll()
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
@@ -68,12 +90,12 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
         x.data.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { yb in
                 lock.withLock {
-                    dnnl_memory_set_data_handle(c.src, UnsafeMutableRawPointer(mutating: xb.baseAddress!))
-                    dnnl_memory_set_data_handle(c.dst, yb.baseAddress!)
-                    let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_SRC, memory: c.src),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_WEIGHTS, memory: c.weights),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_BIAS, memory: c.bias),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_DST, memory: c.dst)]
+                    dnnl_memory_set_data_handle(c.src.handle, UnsafeMutableRawPointer(mutating: xb.baseAddress!))
+                    dnnl_memory_set_data_handle(c.dst.handle, yb.baseAddress!)
+                    let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_SRC, memory: c.src.handle),
+                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_WEIGHTS, memory: c.packed.weights.handle),
+                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_BIAS, memory: c.packed.bias.handle),
+                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_DST, memory: c.dst.handle)]
                     let status = dnnl_primitive_execute(c.primitive, stream, Int32(args.count), args)
                     precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success, "oneDNN execution failed")
                 }
@@ -120,20 +142,38 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
         var primitive: dnnl_primitive_t?
         try check(dnnl_primitive_create(&primitive, pd), "primitive")
 
-        // Weights: back to PyTorch's (out, in, kt, kh, kw), then reordered into the layout oneDNN chose.
-        let taps = g.taps
+        let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
+        let packed = try packedWeights[conv.id]?.first { var l = $0.layout; return dnnl_memory_desc_equal(&l, chosen) != 0 }
+            ?? pack(conv, into: chosen, userLayout: &userWeights, biasLayout: &biasMD)
+        var src: dnnl_memory_t?, dst: dnnl_memory_t?
+        try check(dnnl_memory_create(&src, &srcMD, engine, nil), "src memory")
+        try check(dnnl_memory_create(&dst, &dstMD, engine, nil), "dst memory")
+        let c = Compiled(primitive: primitive!, packed: packed, src: Memory(src!), dst: Memory(dst!))
+        if compiled.count >= Self.maxCompiled {
+            compiled.removeAll()
+            packedWeights.removeAll()
+            packedWeights[conv.id] = [packed]
+        }
+        compiled[key] = c
+        return c
+    }
+
+    /// The folded weights back in PyTorch's (out, in, kt, kh, kw) order, reordered into `layout`; and the bias.
+    private func pack(_ conv: FoldedConv3d, into layout: UnsafePointer<dnnl_memory_desc_t>,
+                      userLayout: inout dnnl_memory_desc_t, biasLayout: inout dnnl_memory_desc_t) throws -> PackedWeights {
+        let g = conv.geometry, taps = g.taps
         var torchLayout = [Float](repeating: 0, count: conv.weights.count)
         for out in 0..<g.outChannels { for i in 0..<g.inChannels { for tap in 0..<taps {
             torchLayout[(out * g.inChannels + i) * taps + tap] = conv.weights[g.weightIndex(tap: tap, input: i, output: out)]
         }}}
-        let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
-        var weights: dnnl_memory_t?, user: dnnl_memory_t?, bias: dnnl_memory_t?, src: dnnl_memory_t?, dst: dnnl_memory_t?
-        try check(dnnl_memory_create(&weights, chosen, engine, vidar_dnnl_memory_allocate()), "weights memory")
+        var weights: dnnl_memory_t?, user: dnnl_memory_t?, bias: dnnl_memory_t?
+        try check(dnnl_memory_create(&weights, layout, engine, vidar_dnnl_memory_allocate()), "weights memory")
+        let owned = Memory(weights!)
         try torchLayout.withUnsafeMutableBytes { raw in
-            try check(dnnl_memory_create(&user, &userWeights, engine, raw.baseAddress), "user weights memory")
+            try check(dnnl_memory_create(&user, &userLayout, engine, raw.baseAddress), "user weights memory")
             defer { dnnl_memory_destroy(user) }
             var rpd: dnnl_primitive_desc_t?
-            try check(dnnl_reorder_primitive_desc_create(&rpd, &userWeights, engine, chosen, engine, nil), "reorder")
+            try check(dnnl_reorder_primitive_desc_create(&rpd, &userLayout, engine, layout, engine, nil), "reorder")
             defer { dnnl_primitive_desc_destroy(rpd) }
             var reorder: dnnl_primitive_t?
             try check(dnnl_primitive_create(&reorder, rpd), "reorder primitive")
@@ -142,15 +182,14 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
             try check(dnnl_primitive_execute(reorder, stream, 2, args), "reordering weights")
             try check(dnnl_stream_wait(stream), "reordering weights")
         }
-        try check(dnnl_memory_create(&bias, &biasMD, engine, vidar_dnnl_memory_allocate()), "bias memory")
+        try check(dnnl_memory_create(&bias, &biasLayout, engine, vidar_dnnl_memory_allocate()), "bias memory")
+        let ownedBias = Memory(bias!)
         var handle: UnsafeMutableRawPointer?
-        dnnl_memory_get_data_handle(bias, &handle)
+        try check(dnnl_memory_get_data_handle(bias, &handle), "bias handle")
         conv.bias.withUnsafeBytes { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        try check(dnnl_memory_create(&src, &srcMD, engine, nil), "src memory")
-        try check(dnnl_memory_create(&dst, &dstMD, engine, nil), "dst memory")
-        let c = Compiled(primitive: primitive!, weights: weights!, bias: bias!, src: src!, dst: dst!)
-        compiled[key] = c
-        return c
+        let packed = PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias)
+        packedWeights[conv.id, default: []].append(packed)
+        return packed
     }
 }
 

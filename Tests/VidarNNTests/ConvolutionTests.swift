@@ -83,6 +83,22 @@ struct ConvolutionTests {
         }
     }
 
+    @Test func oneDNNCacheStaysBoundedAcrossManyInputShapes() throws {
+        var rng = SeededValues(seed: 11)
+        let g = Conv3dGeometry(3, 4, kernel: .all(3), padding: .all(1))
+        let conv = FoldedConv3d(geometry: g, weights: rng.array(g.taps * 12), bias: rng.array(4))
+        let backend = try OneDNNConvolution()
+        for width in 1...(OneDNNConvolution.maxCompiled + 20) {
+            let x = Activation(n: 1, t: 2, h: 3, w: width, c: 3, data: rng.array(2 * 3 * width * 3))
+            let got = backend.convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
+            if width % 50 == 0 || width > OneDNNConvolution.maxCompiled {
+                let want = ReferenceConvolution().convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
+                #expect(nmse(got.data, want.data) < 1e-12)
+            }
+            #expect(backend.compiledCount <= OneDNNConvolution.maxCompiled)
+        }
+    }
+
     /// Folding must equal conv → BatchNorm(eval) computed separately (here on a 1×1×1 conv, by hand).
     @Test func batchNormFoldingEqualsConvThenBatchNorm() {
         let g = Conv3dGeometry(2, 2, kernel: .all(1))
