@@ -21,6 +21,7 @@ build: deps
 
 fixtures: deps
 	$(PYTHON) Tests/Fixtures/make_fixtures.py $(FIXTURES)
+	$(PYTHON) Tests/Fixtures/make_videos.py $(FIXTURES)
 
 test: deps fixtures
 	$(SWIFT) build -c release --build-tests

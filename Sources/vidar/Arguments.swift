@@ -27,6 +27,21 @@ struct Arguments {
         return nil
     }
 
+    /// Every value of a repeatable option, in order.
+    mutating func repeated(_ name: String) throws -> [String] {
+        var values: [String] = []
+        while let v = try option(name) { values.append(v) }
+        return values
+    }
+
+    mutating func doubleOption(_ name: String, range: ClosedRange<Double>) throws -> Double? {
+        guard let v = try option(name) else { return nil }
+        guard let d = Double(v), range.contains(d) else {
+            throw UsageError("\(name) must be a number in \(range.lowerBound)...\(range.upperBound), got '\(v)'")
+        }
+        return d
+    }
+
     mutating func intOption(_ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let v = try option(name) else { return nil }
         guard let n = Int(v), range.contains(n) else {

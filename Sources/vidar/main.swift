@@ -8,6 +8,7 @@ let topUsage = """
     commands:
       infer     run a video ResNet on a preprocessed N×C×T×H×W float32 .npy tensor, write logits
       models    list, fetch and inspect checkpoints
+      probe     describe a video input (file, stream, camera) as FFmpeg decodes it
 
     Run `vidar <command> --help` for a command's options and defaults.
     Exit codes: 0 success, 1 some inputs failed, 64 usage error, 65 bad input data,
@@ -28,11 +29,12 @@ func runCommand(_ argv: [String]) -> ExitCode {
         switch command {
         case "infer": return try InferCommand.run(rest)
         case "models": return try ModelsCommand.run(rest)
+        case "probe": return try ProbeCommand.run(rest)
         case "help", "--help", "-h":
             print(topUsage)
             return .success
         default:
-            throw UsageError("unknown command '\(command)' (commands: infer, models)")
+            throw UsageError("unknown command '\(command)' (commands: infer, models, probe)")
         }
     } catch let e as UsageError {
         printError("\(command): \(e.description) (see `vidar \(command) --help`)")

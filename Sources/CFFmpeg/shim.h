@@ -1,0 +1,45 @@
+// FFmpeg 5.1 (Debian's libav*-dev) plus named helpers for what Swift cannot import: function-like macros
+// (AVERROR, av_err2str), AV_NOPTS_VALUE, and a deadline-based interrupt callback so that no blocking
+// call can hang on a dead source.
+#include <libavformat/avformat.h>
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavutil/avutil.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <libswscale/swscale.h>
+
+static const int64_t VIDAR_AV_NOPTS_VALUE = AV_NOPTS_VALUE;
+static const int VIDAR_AVERROR_EOF = AVERROR_EOF;
+static const int VIDAR_AVERROR_EAGAIN = AVERROR(EAGAIN);
+static const int VIDAR_AVERROR_EXIT = AVERROR_EXIT;
+static const int VIDAR_AVERROR_INVALIDDATA = AVERROR_INVALIDDATA;
+static const int VIDAR_AVERROR_DECODER_NOT_FOUND = AVERROR_DECODER_NOT_FOUND;
+static const int VIDAR_AVERROR_STREAM_NOT_FOUND = AVERROR_STREAM_NOT_FOUND;
+static inline int vidar_averror(int posix) { return AVERROR(posix); }
+
+static inline void vidar_error_string(int code, char *buffer, size_t size) { av_strerror(code, buffer, size); }
+
+/// A deadline in av_gettime_relative() microseconds; 0 means none. The callback aborts blocking I/O past it.
+typedef struct { int64_t deadline; int timed_out; } vidar_deadline;
+
+static int vidar_interrupt(void *opaque) {
+    vidar_deadline *d = (vidar_deadline *)opaque;
+    if (d->deadline > 0 && av_gettime_relative() > d->deadline) { d->timed_out = 1; return 1; }
+    return 0;
+}
+
+static inline void vidar_install_interrupt(AVFormatContext *ctx, vidar_deadline *d) {
+    ctx->interrupt_callback.callback = vidar_interrupt;
+    ctx->interrupt_callback.opaque = d;
+}
+
+/// A stream's display matrix (9 values) into `out`; returns 0 when the stream has none.
+static inline int vidar_display_matrix(const AVStream *st, int32_t *out) {
+    const int32_t *m = (const int32_t *)av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (!m) return 0;
+    for (int i = 0; i < 9; i++) out[i] = m[i];
+    return 1;
+}

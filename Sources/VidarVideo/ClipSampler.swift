@@ -1,0 +1,135 @@
+// Frames → fixed-length clips: resampled to a target frame rate by timestamp, L frames per clip, a new clip
+// every S sampled frames. Works incrementally, one decoded frame at a time, for files and live streams alike.
+
+/// A run of sampled frames ready for the network.
+public struct Clip: Sendable {
+    public let frames: [VideoFrame]
+    /// Time of the first sampled frame, and of the last one plus one sampling period (seconds).
+    public let start: Double
+    public let end: Double
+    /// The decoded-frame indices the clip's frames came from (repeats where frames were duplicated).
+    public var sourceIndices: [Int] { frames.map(\.index) }
+    /// True when the video was shorter than one clip and its last frame was repeated to fill it.
+    public let padded: Bool
+}
+
+public struct SamplingOptions: Sendable, Equatable, Codable {
+    /// Target frames per second; nil keeps every decoded frame.
+    public var fps: Double?
+    public var clipLength: Int
+    public var stride: Int
+
+    /// torchvision evaluated its Kinetics video ResNets at 15 fps with 16-frame clips.
+    public init(fps: Double? = 15, clipLength: Int = 16, stride: Int? = nil) {
+        precondition(clipLength >= 1 && (stride ?? clipLength) >= 1 && (fps ?? 1) > 0)
+        self.fps = fps
+        self.clipLength = clipLength
+        self.stride = stride ?? clipLength
+    }
+}
+
+/// Picks, for each sampling time t_k = t_0 + k / fps, the last decoded frame whose time is ≤ t_k. Deterministic
+/// for a given frame sequence; frames repeat when the target rate exceeds the source's, and are skipped below it.
+public struct FrameResampler {
+    public let fps: Double?
+    private var origin: Double?
+    private var k = 0
+    private var previous: VideoFrame?
+    /// Float slack so that a frame exactly on a sampling time is taken despite rounding in its timestamp.
+    private static let epsilon = 1e-6
+
+    public init(fps: Double?) { self.fps = fps }
+
+    private var nextTime: Double { origin! + Double(k) / fps! }
+
+    /// Returns the sampled frames that `frame`'s arrival settles (usually 0 or 1).
+    public mutating func push(_ frame: VideoFrame) -> [VideoFrame] {
+        guard fps != nil else { return [frame] }
+        if origin == nil { origin = frame.time }
+        var out: [VideoFrame] = []
+        if let previous {
+            while nextTime < frame.time - Self.epsilon {
+                out.append(previous)
+                k += 1
+            }
+        }
+        if frame.time >= (previous?.time ?? -.infinity) { previous = frame }
+        return out
+    }
+
+    /// At the end of the stream: the sampling times up to the last frame's.
+    public mutating func finish() -> [VideoFrame] {
+        guard fps != nil, let previous, origin != nil else { return [] }
+        var out: [VideoFrame] = []
+        while nextTime <= previous.time + Self.epsilon {
+            out.append(previous)
+            k += 1
+        }
+        self.previous = nil
+        return out
+    }
+
+    /// The sampling period in seconds (nil without resampling).
+    public var period: Double? { fps.map { 1 / $0 } }
+}
+
+/// Groups sampled frames into clips of `clipLength`, starting a new clip every `stride` frames (overlap when
+/// stride < length). Keeps at most one clip's frames.
+public struct ClipBuilder {
+    public let options: SamplingOptions
+    private var resampler: FrameResampler
+    private var window: [VideoFrame] = []
+    private var untilNextStart = 0
+    public private(set) var clipsEmitted = 0
+    /// Source frame period estimate, for clip end times when no resampling is done.
+    private var lastGap: Double = 0
+
+    public init(options: SamplingOptions) {
+        self.options = options
+        resampler = FrameResampler(fps: options.fps)
+    }
+
+    public mutating func push(_ frame: VideoFrame) -> [Clip] {
+        var clips: [Clip] = []
+        for sampled in resampler.push(frame) { if let c = add(sampled) { clips.append(c) } }
+        return clips
+    }
+
+    /// Flushes the resampler; a video too short for any clip yields one clip padded with its last frame.
+    public mutating func finish() -> [Clip] {
+        var clips: [Clip] = []
+        for sampled in resampler.finish() { if let c = add(sampled) { clips.append(c) } }
+        if clipsEmitted == 0, let last = window.last {
+            let padded = window + Array(repeating: last, count: options.clipLength - window.count)
+            clips.append(makeClip(padded, padded: true))
+            clipsEmitted += 1
+        }
+        window.removeAll()
+        return clips
+    }
+
+    private mutating func add(_ frame: VideoFrame) -> Clip? {
+        if let previous = window.last, frame.time > previous.time { lastGap = frame.time - previous.time }
+        if untilNextStart > 0 {
+            // Between clips when stride > length: this frame belongs to no clip.
+            untilNextStart -= 1
+            return nil
+        }
+        window.append(frame)
+        guard window.count == options.clipLength else { return nil }
+        let clip = makeClip(window, padded: false)
+        clipsEmitted += 1
+        if options.stride >= options.clipLength {
+            untilNextStart = options.stride - options.clipLength
+            window.removeAll(keepingCapacity: true)
+        } else {
+            window.removeFirst(options.stride)
+        }
+        return clip
+    }
+
+    private func makeClip(_ frames: [VideoFrame], padded: Bool) -> Clip {
+        let period = resampler.period ?? lastGap
+        return Clip(frames: frames, start: frames.first!.time, end: frames.last!.time + period, padded: padded)
+    }
+}

@@ -1,0 +1,301 @@
+// The one door to FFmpeg: opening any input libavformat/libavdevice opens, reading packets, decoding the
+// video stream, converting to RGB24 with swscale. Every blocking call runs under a deadline enforced by
+// FFmpeg's interrupt callback, so a dead camera or a stalled socket ends in a timeout, never a hang.
+import CFFmpeg
+import Foundation
+
+/// How to open an input: an explicit demuxer (`-f`), FFmpeg options (`rtsp_transport=tcp`, `framerate=30`…),
+/// the stream to decode, and the timeout for each blocking call.
+public struct SourceOptions: Sendable {
+    public var format: String?
+    public var ffmpegOptions: [String: String]
+    public var streamIndex: Int?
+    public var timeout: Double
+    public var decodeThreads: Int
+
+    public init(format: String? = nil, ffmpegOptions: [String: String] = [:], streamIndex: Int? = nil,
+                timeout: Double = 10, decodeThreads: Int = 0) {
+        self.format = format
+        self.ffmpegOptions = ffmpegOptions
+        self.streamIndex = streamIndex
+        self.timeout = timeout
+        self.decodeThreads = decodeThreads
+    }
+}
+
+/// What the container says about the chosen video stream.
+public struct StreamInfo: Sendable, Codable, Equatable {
+    public var container: String
+    public var codec: String
+    public var pixelFormat: String
+    /// Coded size, before rotation.
+    public var codedWidth: Int
+    public var codedHeight: Int
+    /// Display size, after rotation.
+    public var width: Int
+    public var height: Int
+    public var frameRate: Double?
+    public var duration: Double?
+    public var rotation: Int
+    public var streamIndex: Int
+}
+
+/// Once per process: devices registered, and FFmpeg's own logging silenced so that every failure reaches the
+/// user as vidar's one-line error (set VIDAR_FFMPEG_LOG=debug|info|warning|error to see FFmpeg's messages).
+private let deviceSetup: Void = {
+    avdevice_register_all()
+    let levels = ["quiet": AV_LOG_QUIET, "error": AV_LOG_ERROR, "warning": AV_LOG_WARNING, "info": AV_LOG_INFO, "debug": AV_LOG_DEBUG]
+    av_log_set_level(levels[ProcessInfo.processInfo.environment["VIDAR_FFMPEG_LOG"] ?? "quiet"] ?? AV_LOG_QUIET)
+}()
+
+/// An open input with a decoder for its video stream. Not thread-safe: one reader per thread.
+public final class MediaSource {
+    public let url: String
+    public let info: StreamInfo
+    public private(set) var framesDecoded = 0
+    public private(set) var corruptFrames = 0
+
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var scaler: OpaquePointer?
+    private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
+    private let deadline: UnsafeMutablePointer<vidar_deadline>
+    private let timeout: Double
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let orientation: Orientation
+    private let timeBase: Double
+    private let startTime: Int64
+    private var draining = false
+    private var finished = false
+    private var lastTime: Double = -.infinity
+
+    public init(url: String, options: SourceOptions = SourceOptions()) throws {
+        _ = deviceSetup
+        try Self.checkLocalFile(url)
+        let deadline = UnsafeMutablePointer<vidar_deadline>.allocate(capacity: 1)
+        deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0))
+        var format: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
+        var codec: UnsafeMutablePointer<AVCodecContext>?
+        // On any failure below, release what was opened so far.
+        func fail(_ e: VideoError) -> VideoError {
+            avcodec_free_context(&codec)
+            avformat_close_input(&format)
+            deadline.deallocate()
+            return e
+        }
+        vidar_install_interrupt(format, deadline)
+        var dict: OpaquePointer?
+        for (k, v) in options.ffmpegOptions { av_dict_set(&dict, k, v, 0) }
+        defer { av_dict_free(&dict) }
+        var inputFormat: UnsafePointer<AVInputFormat>?
+        if let name = options.format {
+            inputFormat = av_find_input_format(name)
+            guard inputFormat != nil else { throw fail(VideoError(.failed, url, "unknown input format '\(name)' (see `ffmpeg -formats`)")) }
+        }
+        Self.arm(deadline, options.timeout)
+        var rc = avformat_open_input(&format, url, inputFormat, &dict)
+        guard rc >= 0 else { throw fail(Self.openError(rc, url: url, timedOut: deadline.pointee.timed_out != 0)) }
+        Self.arm(deadline, options.timeout)
+        rc = avformat_find_stream_info(format, nil)
+        if rc < 0 && deadline.pointee.timed_out != 0 {
+            throw fail(VideoError(.timeout, url, "no data within \(options.timeout) s while probing the streams"))
+        }
+        let ctx = format!
+        let streams = (0..<Int(ctx.pointee.nb_streams)).map { ctx.pointee.streams[$0]! }
+        let videoStreams = streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }
+        if let requested = options.streamIndex {
+            guard requested >= 0, requested < streams.count, streams[requested].pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
+                throw fail(VideoError(.noVideoStream, url, "stream \(requested) is not a video stream"))
+            }
+        }
+        guard !videoStreams.isEmpty else { throw fail(VideoError(.noVideoStream, url, "no video stream (audio or data only?)")) }
+        var decoder: UnsafePointer<AVCodec>?
+        let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, Int32(options.streamIndex ?? -1), -1, &decoder, 0)
+        let stream = streams[Int(index >= 0 ? index : videoStreams[0].pointee.index)]
+        let par = stream.pointee.codecpar!
+        guard index >= 0, let decoder else {
+            let name = String(cString: avcodec_get_name(par.pointee.codec_id))
+            let tag = withUnsafeBytes(of: par.pointee.codec_tag.littleEndian) { String(decoding: $0, as: UTF8.self) }
+            let fourcc = par.pointee.codec_tag != 0 ? " (FourCC \(tag))" : ""
+            throw fail(VideoError(.unsupportedCodec, url, "unsupported video codec '\(name)'\(fourcc): FFmpeg has no decoder for it"))
+        }
+        codec = avcodec_alloc_context3(decoder)
+        avcodec_parameters_to_context(codec, par)
+        codec!.pointee.thread_count = Int32(options.decodeThreads)
+        codec!.pointee.pkt_timebase = stream.pointee.time_base
+        rc = avcodec_open2(codec, decoder, nil)
+        guard rc >= 0 else {
+            throw fail(VideoError(.unsupportedCodec, url, "cannot open the \(String(cString: decoder.pointee.name)) decoder: \(Self.message(rc))"))
+        }
+
+        var matrix = [Int32](repeating: 0, count: 9)
+        let orientation = vidar_display_matrix(stream, &matrix) != 0 ? Orientation.from(displayMatrix: matrix) : .identity
+        let fr = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        let duration: Double? = stream.pointee.duration != VIDAR_AV_NOPTS_VALUE
+            ? Double(stream.pointee.duration) * av_q2d(stream.pointee.time_base)
+            : (ctx.pointee.duration != VIDAR_AV_NOPTS_VALUE && ctx.pointee.duration > 0
+               ? Double(ctx.pointee.duration) / Double(AV_TIME_BASE) : nil)
+        let w = Int(par.pointee.width), h = Int(par.pointee.height)
+        info = StreamInfo(
+            container: String(cString: ctx.pointee.iformat.pointee.name),
+            codec: String(cString: avcodec_get_name(par.pointee.codec_id)),
+            pixelFormat: av_get_pix_fmt_name(AVPixelFormat(par.pointee.format)).map { String(cString: $0) } ?? "unknown",
+            codedWidth: w, codedHeight: h,
+            width: orientation.swapsAxes ? h : w, height: orientation.swapsAxes ? w : h,
+            frameRate: fr.num > 0 && fr.den > 0 ? av_q2d(fr) : nil,
+            duration: duration, rotation: orientation.degrees, streamIndex: Int(index))
+        self.url = url
+        self.timeout = options.timeout
+        self.deadline = deadline
+        self.format = format
+        self.codec = codec
+        self.stream = stream
+        self.orientation = orientation
+        timeBase = av_q2d(stream.pointee.time_base)
+        startTime = stream.pointee.start_time != VIDAR_AV_NOPTS_VALUE ? stream.pointee.start_time : 0
+        packet = av_packet_alloc()
+        frame = av_frame_alloc()
+    }
+
+    deinit {
+        sws_freeContext(scaler)
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+        deadline.deallocate()
+    }
+
+    /// The next decoded frame in display orientation, or nil at the end of the stream.
+    /// Packets the decoder rejects are skipped and counted in `corruptFrames`.
+    public func nextFrame() throws -> VideoFrame? {
+        while !finished {
+            let rc = avcodec_receive_frame(codec, frame)
+            if rc >= 0 {
+                defer { av_frame_unref(frame) }
+                if frame!.pointee.decode_error_flags != 0 || (frame!.pointee.flags & AV_FRAME_FLAG_CORRUPT) != 0 {
+                    corruptFrames += 1
+                    continue
+                }
+                return try convert(frame!)
+            }
+            if rc == VIDAR_AVERROR_EOF { finished = true; break }
+            guard rc == VIDAR_AVERROR_EAGAIN else { corruptFrames += 1; continue }
+            if draining { finished = true; break }
+            try feedPacket()
+        }
+        if framesDecoded == 0 {
+            throw VideoError(.corrupt, url, "no decodable video frame (truncated or corrupt data?)")
+        }
+        return nil
+    }
+
+    /// Reads packets until one of the video stream is sent to the decoder, or starts draining at the end.
+    private func feedPacket() throws {
+        while true {
+            arm()
+            let rc = av_read_frame(format, packet)
+            if rc < 0 {
+                if deadline.pointee.timed_out != 0 {
+                    throw VideoError(.timeout, url, "no data within \(timeout) s")
+                }
+                if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
+                    throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
+                }
+                // EOF, or an error after some frames (a truncated file): drain what the decoder holds.
+                avcodec_send_packet(codec, nil)
+                draining = true
+                return
+            }
+            defer { av_packet_unref(packet) }
+            guard packet!.pointee.stream_index == stream.pointee.index else { continue }
+            let sent = avcodec_send_packet(codec, packet)
+            if sent < 0 && sent != VIDAR_AVERROR_EAGAIN { corruptFrames += 1; continue }
+            return
+        }
+    }
+
+    private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws -> VideoFrame {
+        let w = f.pointee.width, h = f.pointee.height, fmt = f.pointee.format
+        if scaler == nil || scalerKey != (w, h, fmt) {
+            sws_freeContext(scaler)
+            // SWS_BICUBIC is the ffmpeg CLI's default: the same flags give the same RGB as `ffmpeg -pix_fmt rgb24`.
+            scaler = sws_getContext(w, h, AVPixelFormat(fmt), w, h, AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+            scalerKey = (w, h, fmt)
+            guard scaler != nil else {
+                throw VideoError(.unsupportedCodec, url, "cannot convert pixel format \(fmt) to RGB")
+            }
+        }
+        // swscale's SIMD paths want 64-byte aligned rows, as ffmpeg's own frames have; an unaligned packed
+        // destination takes a C path that rounds differently. Convert into aligned rows, then pack.
+        let row = Int(w) * 3, alignedRow = (row + 63) & ~63
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: alignedRow * Int(h), alignment: 64)
+        defer { scratch.deallocate() }
+        var dst: [UnsafeMutablePointer<UInt8>?] = [scratch.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
+        var stride: [Int32] = [Int32(alignedRow), 0, 0, 0]
+        withUnsafePointer(to: &f.pointee.data) { dataTuple in
+            dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { src in
+                withUnsafePointer(to: &f.pointee.linesize) { lsTuple in
+                    lsTuple.withMemoryRebound(to: Int32.self, capacity: 8) { ls in
+                        _ = sws_scale(scaler, src, ls, 0, h, &dst, &stride)
+                    }
+                }
+            }
+        }
+        let rgb = [UInt8](unsafeUninitializedCapacity: row * Int(h)) { buf, n in
+            for y in 0..<Int(h) {
+                (buf.baseAddress! + y * row).initialize(from: (scratch + y * alignedRow).assumingMemoryBound(to: UInt8.self), count: row)
+            }
+            n = row * Int(h)
+        }
+        let ts = f.pointee.best_effort_timestamp
+        var time: Double
+        if ts != VIDAR_AV_NOPTS_VALUE {
+            time = Double(ts - startTime) * timeBase
+        } else {
+            // No timestamp at all: continue from the last one at the nominal rate.
+            time = lastTime.isFinite ? lastTime + 1 / (info.frameRate ?? 25) : 0
+        }
+        lastTime = time
+        let decoded = VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: framesDecoded)
+        framesDecoded += 1
+        return orientation.apply(decoded)
+    }
+
+    private func arm() { Self.arm(deadline, timeout) }
+
+    private static func arm(_ d: UnsafeMutablePointer<vidar_deadline>, _ timeout: Double) {
+        d.pointee.timed_out = 0
+        d.pointee.deadline = timeout > 0 ? av_gettime_relative() + Int64(timeout * 1e6) : 0
+    }
+
+    static func message(_ code: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        vidar_error_string(code, &buffer, buffer.count)
+        return String(cString: buffer)
+    }
+
+    private static func openError(_ rc: Int32, url: String, timedOut: Bool) -> VideoError {
+        if timedOut { return VideoError(.timeout, url, "no answer within the timeout while opening") }
+        if rc == vidar_averror(ENOENT) { return VideoError(.notFound, url, "no such file") }
+        if rc == vidar_averror(EACCES) { return VideoError(.permissionDenied, url, "permission denied") }
+        if rc == VIDAR_AVERROR_INVALIDDATA { return VideoError(.notMedia, url, "not a media file FFmpeg recognises (or its header is damaged)") }
+        return VideoError(.failed, url, "cannot open: \(message(rc))")
+    }
+
+    /// Files get precise reasons before FFmpeg sees them; URLs and devices go straight to FFmpeg.
+    private static func checkLocalFile(_ url: String) throws {
+        guard !url.contains("://"), !url.hasPrefix("pipe:"), !url.hasPrefix("/dev/") else { return }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory) else {
+            throw VideoError(.notFound, url, "no such file")
+        }
+        if isDirectory.boolValue { throw VideoError(.isDirectory, url, "is a directory, not a video file") }
+        guard FileManager.default.isReadableFile(atPath: url) else { throw VideoError(.permissionDenied, url, "permission denied") }
+        if ((try? FileManager.default.attributesOfItem(atPath: url))?[.size] as? Int) == 0 {
+            throw VideoError(.notMedia, url, "empty file (0 bytes)")
+        }
+    }
+}
