@@ -46,15 +46,18 @@ public struct ClipTransform: Sendable, Codable, Equatable {
     /// rounded half-to-even back to uint8 as torchvision's resize does for uint8 tensors.
     static func resizeBilinear(_ src: [UInt8], width: Int, height: Int, toWidth ow: Int, toHeight oh: Int) -> [UInt8] {
         struct Tap { let i0: Int, i1: Int, w0: Float, w1: Float }
+        // ATen's precisions, matched on purpose: the scale is float32, the source index and the lambdas are
+        // computed in double (its accumulate type), the weights stored as float32. Plain float32 index math
+        // differs by up to 4e-3 at the right edge of a 320-pixel row, enough to flip a rounded uint8.
         func taps(_ input: Int, _ output: Int) -> [Tap] {
-            let scale = Float(input) / Float(output)
+            let scale = Double(Float(input) / Float(output))
             return (0..<output).map { i in
-                var real = scale * (Float(i) + 0.5) - 0.5
+                var real = scale * (Double(i) + 0.5) - 0.5
                 if real < 0 { real = 0 }
                 let i0 = Int(real)
                 let i1 = i0 + (i0 < input - 1 ? 1 : 0)
-                let l1 = real - Float(i0)
-                return Tap(i0: i0, i1: i1, w0: 1 - l1, w1: l1)
+                let l1 = real - Double(i0)
+                return Tap(i0: i0, i1: i1, w0: Float(1 - l1), w1: Float(l1))
             }
         }
         let ys = taps(height, oh), xs = taps(width, ow)
