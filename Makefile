@@ -26,6 +26,8 @@ fixtures: deps
 test: deps fixtures
 	$(SWIFT) build -c release --build-tests
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build
+	# The decode → inference ring is shared between threads: its tests also run under ThreadSanitizer.
+	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests
 
 bench: build fixtures
 	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)

@@ -23,7 +23,7 @@ let package = Package(
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "TestSupport"]),
         .testTarget(name: "VidarTests", dependencies: ["Vidar", "TestSupport"]),
-        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "TestSupport"]),
+        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -96,11 +96,15 @@ public final class MediaSource {
         }
         Self.arm(deadline, options.timeout)
         var rc = avformat_open_input(&format, url, inputFormat, &dict)
-        guard rc >= 0 else { throw fail(Self.openError(rc, url: url, timedOut: deadline.pointee.timed_out != 0)) }
+        guard rc >= 0 else {
+            throw fail(deadline.pointee.timed_out != 0
+                       ? VideoError(.timeout, url, "timed out: no answer within \(options.timeout) s while opening")
+                       : Self.openError(rc, url: url))
+        }
         Self.arm(deadline, options.timeout)
         rc = avformat_find_stream_info(format, nil)
         if rc < 0 && deadline.pointee.timed_out != 0 {
-            throw fail(VideoError(.timeout, url, "no data within \(options.timeout) s while probing the streams"))
+            throw fail(VideoError(.timeout, url, "timed out: no data within \(options.timeout) s while probing the streams"))
         }
         let ctx = format!
         let streams = (0..<Int(ctx.pointee.nb_streams)).map { ctx.pointee.streams[$0]! }
@@ -199,7 +203,7 @@ public final class MediaSource {
             let rc = av_read_frame(format, packet)
             if rc < 0 {
                 if deadline.pointee.timed_out != 0 {
-                    throw VideoError(.timeout, url, "no data within \(timeout) s")
+                    throw VideoError(.timeout, url, "timed out: no data within \(timeout) s")
                 }
                 if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
                     throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
@@ -277,8 +281,7 @@ public final class MediaSource {
         return String(cString: buffer)
     }
 
-    private static func openError(_ rc: Int32, url: String, timedOut: Bool) -> VideoError {
-        if timedOut { return VideoError(.timeout, url, "no answer within the timeout while opening") }
+    private static func openError(_ rc: Int32, url: String) -> VideoError {
         if rc == vidar_averror(ENOENT) { return VideoError(.notFound, url, "no such file") }
         if rc == vidar_averror(EACCES) { return VideoError(.permissionDenied, url, "permission denied") }
         if rc == VIDAR_AVERROR_INVALIDDATA { return VideoError(.notMedia, url, "not a media file FFmpeg recognises (or its header is damaged)") }
