@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "VidarVideo", dependencies: ["CFFmpeg", "VidarNN"]),
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo"]),
         .executableTarget(name: "vidar", dependencies: ["Vidar", "VidarVideo"]),
-        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "COpenBLAS"], path: "Benchmarks/VidarBench"),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "TestSupport"]),
