@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "TestSupport"]),
-        .testTarget(name: "VidarTests", dependencies: ["Vidar", "TestSupport"]),
+        .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
         .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

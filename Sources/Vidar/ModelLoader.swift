@@ -6,6 +6,7 @@ public struct LoadedModel: Sendable {
     public let network: VideoResNet
     public let stateDict: StateDict
     public let labels: [String]?
+    public let preprocessing: Preprocessing
 }
 
 public enum ModelLoader {
@@ -16,7 +17,8 @@ public enum ModelLoader {
             let config = try VideoResNetConfig.recognise(dict, path: path)
             let network = try VideoResNet(config: config, stateDict: dict, path: path)
             let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata)
-            return LoadedModel(path: path, network: network, stateDict: dict, labels: labels)
+            let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
+            return LoadedModel(path: path, network: network, stateDict: dict, labels: labels, preprocessing: preprocessing)
         } catch let e as CheckpointError {
             throw VidarError(e.kind == .unreadable ? .noInput : .dataError, e.description)
         }

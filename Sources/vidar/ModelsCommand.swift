@@ -91,6 +91,7 @@ enum ModelsCommand {
                 "parameters": layout.parameterCount, "dtype": model.stateDict.dtypeSummary,
                 "classes": config.numClasses, "labels": labelSource, "sha256": sha,
                 "multiply_adds_per_16x112x112_clip": macs,
+                "preprocessing": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(model.preprocessing))) ?? [:],
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -105,6 +106,7 @@ enum ModelsCommand {
                 parameters:    \(layout.parameterCount)
                 dtype:         \(model.stateDict.dtypeSummary)
                 multiply-adds: \(String(format: "%.2f", Double(macs) / 1e9)) G per 3×16×112×112 clip
+                preprocessing: \(model.preprocessing.summary)
                 sha256:        \(sha)
                 """)
         }

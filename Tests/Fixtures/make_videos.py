@@ -18,7 +18,7 @@ import torch
 from torchvision.transforms._presets import VideoClassification
 
 OUT = os.path.join(sys.argv[1] if len(sys.argv) > 1 else ".fixtures", "videos")
-STAMP = os.path.join(OUT, "stamp-v2.done")
+STAMP = os.path.join(OUT, "stamp-v3.done")
 
 SRC = "testsrc2=size={size}:rate={rate}"
 # name: (ffmpeg output arguments, input filter, duration seconds). Every video is deterministic.
@@ -40,6 +40,7 @@ VIDEOS = {
     "short.mp4": (["-c:v", "libx264", "-pix_fmt", "yuv420p"], SRC.format(size="320x240", rate=25), 0.5),
     "vfr.mkv": (["-vf", "select='not(mod(n\\,3))+eq(mod(n\\,7)\\,1)'", "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
                 SRC.format(size="320x240", rate=30), 3),
+    "raw.h264": (["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "0", "-f", "h264"], SRC.format(size="320x240", rate=25), 1),
     "start_offset.ts": (["-c:v", "libx264", "-pix_fmt", "yuv420p", "-output_ts_offset", "5", "-f", "mpegts"], SRC.format(size="320x240", rate=25), 2),
 }
 # Frames compared byte for byte with `ffmpeg -pix_fmt rgb24`, and those fed to torchvision's transform.
@@ -54,12 +55,16 @@ def run(*args):
 
 def ffprobe_frames(path):
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "frame=best_effort_timestamp_time:stream=width,height,start_time", "-of", "json", path],
+                          "frame=best_effort_timestamp_time:stream=width,height,start_time,r_frame_rate", "-of", "json", path],
                          check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
     stream = j["streams"][0]
     start = float(stream.get("start_time", 0) or 0)
-    times = [float(f["best_effort_timestamp_time"]) - start for f in j["frames"]]
+    if all("best_effort_timestamp_time" in f for f in j["frames"]):
+        times = [float(f["best_effort_timestamp_time"]) - start for f in j["frames"]]
+    else:  # no timestamps at all (a raw elementary stream): vidar counts on at the nominal rate
+        num, den = map(int, stream["r_frame_rate"].split("/"))
+        times = [i * den / num for i in range(len(j["frames"]))]
     return {"frames": len(times), "times": times, "coded_width": stream["width"], "coded_height": stream["height"]}
 
 

@@ -71,6 +71,16 @@ import Vidar
         expectFailure(r, .unavailable, mentioning: url, "timed out")
     }
 
+    @Test func readsOverHTTPFromALoopbackServer() throws {
+        let server = try LoopbackHTTPServer(directory: URL(fileURLWithPath: try Self.video("h264.mp4")).deletingLastPathComponent())
+        defer { server.stop() }
+        let r = try CLI.run(["probe", "--count", server.baseURL + "h264.mp4"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Self.json(r)["frames_decoded"] as? Int == 75)
+        let missing = server.baseURL + "missing.mp4"
+        expectFailure(try CLI.run(["probe", missing]), .unavailable, mentioning: missing, "404")
+    }
+
     @Test func readsFromAPipe() throws {
         let r = try runProcess("/bin/sh", ["-c", "cat '\(try Self.video("start_offset.ts"))' | '\(CLI.binary)' probe --count pipe:0"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -15,7 +15,7 @@ func decodeAll(_ name: String, limit: Int = .max) throws -> (MediaSource, [Video
 @Suite(.serialized) struct DecodeTests {
     static let timestampVideos = ["h264.mp4", "hevc.mkv", "vp9.webm", "mpeg4.avi", "mjpeg.avi", "hevc_10bit.mkv", "h264_444.mp4",
                                   "h264_422.mp4", "gray.mkv", "rgb.mkv", "odd_97x61.mp4", "portrait.mp4", "one_frame.mp4", "short.mp4",
-                                  "vfr.mkv", "start_offset.ts", "rot90.mp4", "rot180.mp4", "rot270.mp4", "truncated.mp4",
+                                  "vfr.mkv", "start_offset.ts", "raw.h264", "rot90.mp4", "rot180.mp4", "rot270.mp4", "truncated.mp4",
                                   "bikes.mp4", "carphone_pristine.mp4"]
 
     /// Every frame ffprobe lists, with the same time (ffprobe prints 6 decimals), starting from zero.
