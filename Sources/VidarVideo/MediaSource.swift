@@ -73,7 +73,7 @@ public final class MediaSource {
 
     public init(url: String, options: SourceOptions = SourceOptions()) throws {
         _ = deviceSetup
-        try Self.checkLocalFile(url)
+        if options.format == nil { try Self.checkLocalFile(url) }  // with --format it may be a device or a filter graph
         let deadline = UnsafeMutablePointer<vidar_deadline>.allocate(capacity: 1)
         deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0))
         var format: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()

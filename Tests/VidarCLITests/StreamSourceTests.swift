@@ -1,0 +1,87 @@
+// Live network sources on 127.0.0.1 with real peers: an RTSP relay (Debian's rtsp-server-perl) fed by an
+// ffmpeg publisher, RTSP over TCP to a listening vidar, raw MPEG-TS over UDP, and a libavdevice input.
+// Every peer is a child process killed when the test ends; every run is bounded by --timeout.
+import Foundation
+import Testing
+import TestSupport
+import Vidar
+
+/// A TCP or UDP port nobody listens on right now (the kernel's pick for port 0).
+func freePort(udp: Bool = false) -> Int {
+    let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            _ = bind(fd, p, len)
+            return getsockname(fd, p, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func publisher(_ output: [String], seconds: Int = 30) throws -> ChildProcess {
+    try ChildProcess("/usr/bin/ffmpeg", ["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "\(seconds)",
+                                         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-tune", "zerolatency"] + output)
+}
+
+@Suite(.serialized) struct StreamSourceTests {
+    @Test func rtspOverUDPThroughARelay() throws {
+        let (clientPort, sourcePort) = (freePort(), freePort())
+        let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
+                                                                   "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
+                                                                   "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+        defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
+        usleep(800_000)
+        let pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"])
+        defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
+        usleep(1_500_000)
+        let url = "rtsp://127.0.0.1:\(clientPort)/cam"
+        let r = try CLI.run(["probe", "--timeout", "5", "--option", "rtsp_transport=udp", url])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(j["container"] as? String == "rtsp" && j["codec"] as? String == "h264" && j["width"] as? Int == 320)
+    }
+
+    /// rtsp-server-perl relays over UDP only, so TCP-interleaved RTSP is checked with vidar as the listening side.
+    @Test func rtspOverTCPInterleaved() throws {
+        let port = freePort()
+        let url = "rtsp://127.0.0.1:\(port)/live"
+        let result = DispatchQueue.global()
+        nonisolated(unsafe) var r: ProcessResult?
+        let done = DispatchSemaphore(value: 0)
+        result.async {
+            r = try? CLI.run(["probe", "--timeout", "15", "--option", "rtsp_flags=listen", "--option", "rtsp_transport=tcp", url])
+            done.signal()
+        }
+        usleep(800_000)
+        let pub = try publisher(["-rtsp_transport", "tcp", "-f", "rtsp", url], seconds: 10)
+        defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let out = try #require(r)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("\"codec\":\"h264\""))
+    }
+
+    @Test func mpegTSOverUDP() throws {
+        let port = freePort(udp: true)
+        let url = "udp://127.0.0.1:\(port)"
+        let pub = try publisher(["-f", "mpegts", url], seconds: 15)
+        defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
+        let r = try CLI.run(["probe", "--timeout", "5", url])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"container\":\"mpegts\"") && r.stdout.contains("\"width\":320"))
+    }
+
+    /// libavdevice is wired in: its lavfi virtual device opens like a camera would (no /dev/video here).
+    @Test func libavdeviceInputsOpen() throws {
+        let r = try CLI.run(["probe", "--count", "--format", "lavfi", "testsrc2=size=160x120:rate=25:duration=2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"frames_decoded\":50"))
+        let camera = "/dev/video9"
+        expectFailure(try CLI.run(["probe", "--format", "v4l2", "--timeout", "2", camera]), .noInput, mentioning: camera, "no such file")
+    }
+}
