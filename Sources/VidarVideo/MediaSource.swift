@@ -58,6 +58,9 @@ public final class MediaSource {
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
+    /// A packet the decoder refused with EAGAIN (its output queue was full): resent before reading another.
+    private var pending = false
+    private var refusals = 0
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
@@ -199,24 +202,35 @@ public final class MediaSource {
     /// Reads packets until one of the video stream is sent to the decoder, or starts draining at the end.
     private func feedPacket() throws {
         while true {
-            arm()
-            let rc = av_read_frame(format, packet)
-            if rc < 0 {
-                if deadline.pointee.timed_out != 0 {
-                    throw VideoError(.timeout, url, "timed out: no data within \(timeout) s")
+            if !pending {
+                arm()
+                let rc = av_read_frame(format, packet)
+                if rc < 0 {
+                    if deadline.pointee.timed_out != 0 {
+                        throw VideoError(.timeout, url, "timed out: no data within \(timeout) s")
+                    }
+                    if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
+                        throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
+                    }
+                    // EOF, or an error after some frames (a truncated file): drain what the decoder holds.
+                    avcodec_send_packet(codec, nil)
+                    draining = true
+                    return
                 }
-                if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
-                    throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
-                }
-                // EOF, or an error after some frames (a truncated file): drain what the decoder holds.
-                avcodec_send_packet(codec, nil)
-                draining = true
+                guard packet!.pointee.stream_index == stream.pointee.index else { av_packet_unref(packet); continue }
+            }
+            let sent = avcodec_send_packet(codec, packet)
+            if sent == VIDAR_AVERROR_EAGAIN {
+                // Frame-threaded decoders can be full even after receive said EAGAIN: keep the packet, not drop it.
+                pending = true
+                refusals += 1
+                if refusals > 100_000 { throw VideoError(.failed, url, "the decoder stopped accepting data") }
                 return
             }
-            defer { av_packet_unref(packet) }
-            guard packet!.pointee.stream_index == stream.pointee.index else { continue }
-            let sent = avcodec_send_packet(codec, packet)
-            if sent < 0 && sent != VIDAR_AVERROR_EAGAIN { corruptFrames += 1; continue }
+            pending = false
+            refusals = 0
+            av_packet_unref(packet)
+            if sent < 0 { corruptFrames += 1; continue }
             return
         }
     }
