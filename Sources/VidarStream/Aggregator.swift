@@ -1,0 +1,249 @@
+// Per-clip class probabilities → smoothed probabilities → segments, one clip at a time. Independent of FFmpeg
+// and of the network: tests drive it with synthetic score sequences, `label` with a file, `watch` with a stream.
+
+/// One clip's softmax probabilities and the stretch of time it stands for.
+public struct ClipScores: Sendable {
+    public let start: Double
+    public let end: Double
+    public let probabilities: [Float]
+
+    public init(start: Double, end: Double, probabilities: [Float]) {
+        (self.start, self.end, self.probabilities) = (start, end, probabilities)
+    }
+}
+
+public struct AggregatorOptions: Codable, Equatable, Sendable {
+    public enum Smoothing: Codable, Equatable, Sendable {
+        case none
+        /// Mean of the last K clips' probabilities.
+        case movingAverage(clips: Int)
+        /// s ← α·p + (1 − α)·s.
+        case exponential(alpha: Double)
+    }
+
+    public var smoothing: Smoothing
+    /// A label may start only when its smoothed probability is at least this (per class when given).
+    public var enterThreshold: Double
+    public var classEnterThresholds: [Int: Double]
+    /// The current label ends (to no_action) when its smoothed probability falls below this.
+    public var exitThreshold: Double
+    /// A new label takes over only when its smoothed probability beats the current one's by this much…
+    public var margin: Double
+    /// …for this many consecutive clips. The change is dated back to the first of them.
+    public var patience: Int
+    /// Seconds a segment lasts at least before another may replace it; a shorter last segment joins its neighbour.
+    public var minDuration: Double
+    /// Alternatives listed per segment.
+    public var topK: Int
+
+    public init(smoothing: Smoothing = .movingAverage(clips: 3), enterThreshold: Double = 0.4,
+                classEnterThresholds: [Int: Double] = [:], exitThreshold: Double = 0.25, margin: Double = 0.1,
+                patience: Int = 2, minDuration: Double = 1.0, topK: Int = 3) {
+        self.smoothing = smoothing
+        self.enterThreshold = enterThreshold
+        self.classEnterThresholds = classEnterThresholds
+        self.exitThreshold = exitThreshold
+        self.margin = margin
+        self.patience = patience
+        self.minDuration = minDuration
+        self.topK = topK
+    }
+
+    func enter(_ c: Int) -> Double { classEnterThresholds[c] ?? enterThreshold }
+}
+
+/// A stretch of time with one label (or none).
+public struct Segment: Codable, Equatable, Sendable {
+    public struct Alternative: Codable, Equatable, Sendable {
+        public let label: String
+        public let score: Double
+    }
+
+    public var start: Double
+    public var end: Double
+    /// The class index, or nil for no_action.
+    public var classIndex: Int?
+    public var label: String
+    /// Mean smoothed probability of the label over the segment's clips (for no_action: mean of 1 − top probability).
+    public var score: Double
+    /// Highest smoothed probability of the label within the segment.
+    public var peak: Double
+    public var clips: Int
+    public var alternatives: [Alternative]
+
+    public static let noActionLabel = "no_action"
+}
+
+/// The streaming segmenter. Feed clips in time order with `push`; closed segments come back as they close.
+/// `finish` closes the last one. Segments are contiguous, never overlap, and cover [first start, last end].
+public struct Aggregator {
+    public let options: AggregatorOptions
+    public let labels: [String]
+
+    private var history: [[Float]] = []          // last K probability vectors (moving average)
+    private var ema: [Double]?
+    // The open segment: its label, first clip start, and per-class sums of smoothed probabilities.
+    private var current: Int?                    // nil = no_action
+    private var openStart: Double?
+    private var sums: [Double] = []
+    private var peak: Double = 0
+    private var noActionSum: Double = 0
+    private var count = 0
+    // A challenger must hold for `patience` clips; its streak's clips are kept to be moved into the new segment.
+    private var challenger: Int??                // .some(nil) = no_action challenging
+    private var streak: [(start: Double, smoothed: [Double])] = []
+    private var lastEnd: Double?
+    private var closed: [Segment] = []           // held back by one so a short final segment can be absorbed
+
+    public init(options: AggregatorOptions, labels: [String]) {
+        self.options = options
+        self.labels = labels
+    }
+
+    /// Adds one clip; returns the segments this clip closed (in order).
+    public mutating func push(_ clip: ClipScores) -> [Segment] {
+        let s = smooth(clip.probabilities)
+        lastEnd = clip.end
+        if openStart == nil { start(at: clip.start, label: decideInitial(s)) }
+        let top = s.indices.max { s[$0] < s[$1] }!
+        let wanted: Int?? = proposal(s, top: top)
+        var emitted: [Segment] = []
+        if let wanted, Self.differs(wanted, current) {
+            if challenger.map({ !Self.differs($0, wanted) }) != true {
+                flushStreak()  // a different challenger: the previous one's clips stay with the current label
+                challenger = wanted
+            }
+            streak.append((clip.start, s))
+            // The open segment keeps at least minDuration: earlier streak clips stay in it.
+            while let first = streak.first, first.start - openStart! < options.minDuration {
+                add(streak.removeFirst().smoothed)
+            }
+            if streak.count >= options.patience {
+                emitted += switchTo(wanted, at: streak[0].start)
+            }
+        } else {
+            flushStreak()
+            add(s)
+        }
+        return emitted
+    }
+
+    /// Closes the open segment at the last clip's end and returns every segment not yet returned.
+    public mutating func finish() -> [Segment] {
+        guard let end = lastEnd, openStart != nil else { return drainClosed(all: true) }
+        flushStreak()
+        closeOpen(at: end)
+        // A final segment shorter than the minimum joins its neighbour.
+        if closed.count >= 2, closed[closed.count - 1].end - closed[closed.count - 1].start < options.minDuration {
+            let last = closed.removeLast()
+            closed[closed.count - 1].end = last.end
+            closed[closed.count - 1].clips += last.clips
+        }
+        openStart = nil
+        return drainClosed(all: true)
+    }
+
+    // MARK: internals
+
+    private func proposal(_ s: [Double], top: Int) -> Int?? {
+        switch current {
+        case nil:
+            return s[top] >= options.enter(top) ? .some(top) : nil
+        case let c?:
+            if top != c, s[top] >= options.enter(top), s[top] >= s[c] + options.margin { return .some(top) }
+            if s[c] < options.exitThreshold { return .some(nil) }
+            return nil
+        }
+    }
+
+    private static func differs(_ a: Int?, _ b: Int?) -> Bool { a != b }
+
+    private func decideInitial(_ s: [Double]) -> Int? {
+        let top = s.indices.max { s[$0] < s[$1] }!
+        return s[top] >= options.enter(top) ? top : nil
+    }
+
+    private mutating func smooth(_ p: [Float]) -> [Double] {
+        switch options.smoothing {
+        case .none:
+            return p.map(Double.init)
+        case .movingAverage(let k):
+            history.append(p)
+            if history.count > max(1, k) { history.removeFirst() }
+            var mean = [Double](repeating: 0, count: p.count)
+            for h in history { for i in mean.indices { mean[i] += Double(h[i]) } }
+            return mean.map { $0 / Double(history.count) }
+        case .exponential(let alpha):
+            if let e = ema { ema = zip(p, e).map { alpha * Double($0) + (1 - alpha) * $1 } } else { ema = p.map(Double.init) }
+            return ema!
+        }
+    }
+
+    private mutating func start(at time: Double, label: Int?) {
+        current = label
+        openStart = time
+        sums = []
+        peak = 0
+        noActionSum = 0
+        count = 0
+    }
+
+    private mutating func add(_ s: [Double]) {
+        if sums.isEmpty { sums = [Double](repeating: 0, count: s.count) }
+        for i in s.indices { sums[i] += s[i] }
+        let top = s.max() ?? 0
+        noActionSum += 1 - top
+        peak = max(peak, current.map { s[$0] } ?? (1 - top))
+        count += 1
+    }
+
+    private mutating func flushStreak() {
+        for (_, s) in streak { add(s) }
+        streak.removeAll()
+        challenger = nil
+    }
+
+    private mutating func switchTo(_ label: Int?, at time: Double) -> [Segment] {
+        let moved = streak
+        streak.removeAll()
+        challenger = nil
+        closeOpen(at: time)
+        start(at: time, label: label)
+        for (_, s) in moved { add(s) }
+        return drainClosed(all: false)
+    }
+
+    private mutating func closeOpen(at end: Double) {
+        guard let begin = openStart, end > begin || count > 0 else { return }
+        let n = Double(max(count, 1))
+        let means = sums.map { $0 / n }
+        let score = current.map { means.isEmpty ? 0 : means[$0] } ?? noActionSum / n
+        let alternatives = means.indices.filter { $0 != current }.sorted { means[$0] > means[$1] }.prefix(options.topK)
+            .map { Segment.Alternative(label: name($0), score: means[$0]) }
+        let segment = Segment(start: begin, end: end, classIndex: current, label: current.map(name) ?? Segment.noActionLabel,
+                              score: score, peak: peak, clips: count, alternatives: Array(alternatives))
+        if let last = closed.last, last.classIndex == segment.classIndex {
+            // Adjacent segments with the same label merge (score weighted by clips).
+            var merged = last
+            let total = Double(last.clips + segment.clips)
+            merged.score = (last.score * Double(last.clips) + segment.score * Double(segment.clips)) / max(total, 1)
+            merged.peak = max(last.peak, segment.peak)
+            merged.clips += segment.clips
+            merged.end = segment.end
+            closed[closed.count - 1] = merged
+        } else {
+            closed.append(segment)
+        }
+    }
+
+    /// Returns closed segments, keeping the newest back unless `all` (it may still absorb a short successor).
+    private mutating func drainClosed(all: Bool) -> [Segment] {
+        let keep = all ? 0 : 1
+        guard closed.count > keep else { return [] }
+        let out = Array(closed.prefix(closed.count - keep))
+        closed.removeFirst(out.count)
+        return out
+    }
+
+    private func name(_ i: Int) -> String { i < labels.count ? labels[i] : "class \(i)" }
+}
