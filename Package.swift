@@ -18,14 +18,14 @@ let package = Package(
         .target(name: "VidarVideo", dependencies: ["CFFmpeg", "VidarNN"]),
         .target(name: "VidarStream"),
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"]),
-        .executableTarget(name: "vidar", dependencies: ["Vidar", "VidarVideo"]),
+        .executableTarget(name: "vidar", dependencies: ["Vidar", "VidarVideo", "VidarStream"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "TestSupport"]),
         .testTarget(name: "VidarStreamTests", dependencies: ["VidarStream"]),
         .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
-        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
+        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

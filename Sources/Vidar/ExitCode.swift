@@ -16,6 +16,8 @@ public enum ExitCode: Int32, Sendable {
     case cannotCreate = 73
     /// A read or write failed part-way.
     case ioError = 74
+    /// Stopped by SIGINT; what was processed has been written, marked incomplete.
+    case interrupted = 130
 }
 
 /// An error a command reports as one line on stderr and maps to an exit code.
@@ -25,3 +27,14 @@ public struct VidarError: Error, CustomStringConvertible {
     public init(_ code: ExitCode, _ message: String) { self.code = code; self.message = message }
     public var description: String { message }
 }
+
+/// Set once (e.g. by SIGINT), read from any thread.
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+    public init() {}
+    public func cancel() { lock.withLock { set = true } }
+    public var isCancelled: Bool { lock.withLock { set } }
+}
+
+import Foundation

@@ -24,7 +24,8 @@ public struct AggregatorOptions: Codable, Equatable, Sendable {
     public var smoothing: Smoothing
     /// A label may start only when its smoothed probability is at least this (per class when given).
     public var enterThreshold: Double
-    public var classEnterThresholds: [Int: Double]
+    /// Per-class enter thresholds, keyed by class index (as a string, so the JSON is an object).
+    public var classEnterThresholds: [String: Double]
     /// The current label ends (to no_action) when its smoothed probability falls below this.
     public var exitThreshold: Double
     /// A new label takes over only when its smoothed probability beats the current one's by this much…
@@ -37,7 +38,7 @@ public struct AggregatorOptions: Codable, Equatable, Sendable {
     public var topK: Int
 
     public init(smoothing: Smoothing = .movingAverage(clips: 3), enterThreshold: Double = 0.4,
-                classEnterThresholds: [Int: Double] = [:], exitThreshold: Double = 0.25, margin: Double = 0.1,
+                classEnterThresholds: [String: Double] = [:], exitThreshold: Double = 0.25, margin: Double = 0.1,
                 patience: Int = 2, minDuration: Double = 1.0, topK: Int = 3) {
         self.smoothing = smoothing
         self.enterThreshold = enterThreshold
@@ -49,7 +50,7 @@ public struct AggregatorOptions: Codable, Equatable, Sendable {
         self.topK = topK
     }
 
-    func enter(_ c: Int) -> Double { classEnterThresholds[c] ?? enterThreshold }
+    func enter(_ c: Int) -> Double { classEnterThresholds[String(c)] ?? enterThreshold }
 }
 
 /// A stretch of time with one label (or none).

@@ -79,11 +79,4 @@ enum InferCommand {
             print("clip \(b): \(text)")
         }
     }
-
-    static func softmax(_ x: [Float]) -> [Float] {
-        let m = x.max() ?? 0
-        let e = x.map { Foundation.exp(Double($0 - m)) }
-        let s = e.reduce(0, +)
-        return e.map { Float($0 / s) }
-    }
 }

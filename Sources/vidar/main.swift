@@ -6,13 +6,15 @@ let topUsage = """
     usage: vidar <command> [options]
 
     commands:
+      label     label video files: a smoothed, per-segment timeline of actions (JSON, JSONL, SRT, VTT, CSV)
       infer     run a video ResNet on a preprocessed N×C×T×H×W float32 .npy tensor, write logits
       models    list, fetch and inspect checkpoints
       probe     describe a video input (file, stream, camera) as FFmpeg decodes it
 
     Run `vidar <command> --help` for a command's options and defaults.
     Exit codes: 0 success, 1 some inputs failed, 64 usage error, 65 bad input data,
-    66 input missing or unreadable, 69 network resource unavailable, 73 cannot create output, 74 I/O error.
+    66 input missing or unreadable, 69 network resource unavailable, 73 cannot create output, 74 I/O error,
+    130 interrupted.
     """
 
 func printError(_ message: String) {
@@ -30,11 +32,12 @@ func runCommand(_ argv: [String]) -> ExitCode {
         case "infer": return try InferCommand.run(rest)
         case "models": return try ModelsCommand.run(rest)
         case "probe": return try ProbeCommand.run(rest)
+        case "label": return try LabelCommand.run(rest)
         case "help", "--help", "-h":
             print(topUsage)
             return .success
         default:
-            throw UsageError("unknown command '\(command)' (commands: infer, models, probe)")
+            throw UsageError("unknown command '\(command)' (commands: label, infer, models, probe)")
         }
     } catch let e as UsageError {
         printError("\(command): \(e.description) (see `vidar \(command) --help`)")

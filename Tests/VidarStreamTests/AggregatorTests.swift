@@ -60,7 +60,7 @@ struct AggregatorTests {
     }
 
     @Test func perClassThresholdsApply() {
-        let options = AggregatorOptions(smoothing: .none, enterThreshold: 0.4, classEnterThresholds: [2: 0.9], minDuration: 0)
+        let options = AggregatorOptions(smoothing: .none, enterThreshold: 0.4, classEnterThresholds: ["2": 0.9], minDuration: 0)
         #expect(run(scores([2, 2, 2, 2]), options).map(\.label) == ["no_action"])
         #expect(run(scores([1, 1, 1, 1]), options).map(\.label) == ["running"])
     }

@@ -1,0 +1,100 @@
+// The timeline document `vidar label` writes: versioned, self-describing, enough to reproduce the run.
+// JSON Schema: docs/timeline.schema.json. Field names are snake_case in JSON.
+
+public struct Timeline: Codable, Sendable {
+    public static let schemaVersion = "vidar.timeline/1"
+
+    public struct Source: Codable, Sendable {
+        public var path: String
+        public var container: String
+        public var codec: String
+        public var duration: Double?
+        public var frameRate: Double?
+        public var width: Int
+        public var height: Int
+        public var rotation: Int
+        public init(path: String, container: String, codec: String, duration: Double?, frameRate: Double?, width: Int, height: Int, rotation: Int) {
+            (self.path, self.container, self.codec, self.duration, self.frameRate) = (path, container, codec, duration, frameRate)
+            (self.width, self.height, self.rotation) = (width, height, rotation)
+        }
+    }
+
+    public struct Model: Codable, Sendable {
+        public var name: String
+        public var path: String
+        public var sha256Prefix: String
+        public var classes: Int
+        public var clipLength: Int
+        public var samplingFps: Double?
+        public var stride: Int
+        public var resize: [Int]
+        public var crop: [Int]
+        public var mean: [Float]
+        public var std: [Float]
+        public init(name: String, path: String, sha256Prefix: String, classes: Int, clipLength: Int, samplingFps: Double?, stride: Int,
+                    resize: [Int], crop: [Int], mean: [Float], std: [Float]) {
+            (self.name, self.path, self.sha256Prefix, self.classes) = (name, path, sha256Prefix, classes)
+            (self.clipLength, self.samplingFps, self.stride) = (clipLength, samplingFps, stride)
+            (self.resize, self.crop, self.mean, self.std) = (resize, crop, mean, std)
+        }
+    }
+
+    public struct ClipPrediction: Codable, Sendable {
+        public struct Score: Codable, Sendable {
+            public var label: String
+            public var probability: Double
+            public init(label: String, probability: Double) { (self.label, self.probability) = (label, probability) }
+        }
+        public var start: Double
+        public var end: Double
+        /// Per-clip softmax probabilities (not smoothed), best first.
+        public var top: [Score]
+        public init(start: Double, end: Double, top: [Score]) { (self.start, self.end, self.top) = (start, end, top) }
+    }
+
+    public struct Stats: Codable, Sendable {
+        public var framesDecoded: Int
+        public var corruptFramesSkipped: Int
+        public var clips: Int
+        /// True when the video was shorter than one clip and its last frame was repeated.
+        public var paddedClip: Bool
+        public var wallSeconds: Double
+        /// Seconds of video per wall-clock second.
+        public var realtimeFactor: Double
+        public init(framesDecoded: Int, corruptFramesSkipped: Int, clips: Int, paddedClip: Bool, wallSeconds: Double, realtimeFactor: Double) {
+            (self.framesDecoded, self.corruptFramesSkipped, self.clips, self.paddedClip) = (framesDecoded, corruptFramesSkipped, clips, paddedClip)
+            (self.wallSeconds, self.realtimeFactor) = (wallSeconds, realtimeFactor)
+        }
+    }
+
+    public var schema = Timeline.schemaVersion
+    /// False when the run was interrupted: the segments cover only the processed part.
+    public var complete: Bool
+    public var source: Source
+    public var model: Model
+    public var aggregator: AggregatorOptions
+    /// What the numbers mean, so the document reads on its own.
+    public var notes: [String: String] = Timeline.fieldNotes
+    public var segments: [Segment]
+    public var clips: [ClipPrediction]?
+    public var stats: Stats
+
+    public static let fieldNotes = [
+        "segments": "contiguous, non-overlapping, covering the processed time; start/end in seconds from the first frame's PTS",
+        "segments.score": "mean smoothed probability of the label over the segment's clips (no_action: mean of 1 - top smoothed probability)",
+        "segments.peak": "highest smoothed probability of the label in the segment",
+        "segments.alternatives": "other classes by mean smoothed probability over the segment",
+        "clips.top": "per-clip softmax probabilities, not smoothed",
+    ]
+
+    public init(complete: Bool, source: Source, model: Model, aggregator: AggregatorOptions, segments: [Segment],
+                clips: [ClipPrediction]?, stats: Stats) {
+        self.complete = complete
+        self.source = source
+        self.model = model
+        self.aggregator = aggregator
+        self.segments = segments
+        self.clips = clips
+        self.stats = stats
+    }
+}

@@ -1,0 +1,150 @@
+// `vidar label` end to end on generated videos with a small seeded model: schema-valid timelines, every format
+// parsed back, a batch with a broken file, progress lines, and SIGINT mid-file.
+import Foundation
+import Testing
+import TestSupport
+import Vidar
+
+enum Label {
+    static func video(_ name: String) throws -> String { try TestFixtures.path("videos/\(name)") }
+    static var model: String { get throws { try TestFixtures.path("tiny.pth") } }
+    static var schema: String { TestFixtures.repositoryRoot.appendingPathComponent("docs/timeline.schema.json").path }
+
+    /// Validates a timeline file with the JSON Schema in docs/ (python3-jsonschema), returning its problems.
+    static func schemaProblems(_ path: String) throws -> String {
+        let r = try runProcess("/usr/bin/python3", ["-c", """
+            import json, sys, jsonschema
+            jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))
+            """, path, schema])
+        return r.status == 0 ? "" : r.stderr
+    }
+
+    static func timeline(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+}
+
+@Suite(.serialized) struct LabelCLITests {
+    @Test func labelsAVideoIntoASchemaValidTimeline() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("t.json").path
+        let r = try CLI.run(["label", "--model", try Label.model, "--clips", "-o", out, try Label.video("h264.mp4")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("segments") && r.stdout.isEmpty)
+        let problems = try Label.schemaProblems(out)
+        #expect(problems.isEmpty, "\(problems)")
+        let t = try Label.timeline(out)
+        #expect(t["complete"] as? Bool == true)
+        let segments = try #require(t["segments"] as? [[String: Any]])
+        #expect(!segments.isEmpty)
+        #expect(segments.first?["start"] as? Double == 0)
+        for s in segments { #expect((s["end"] as! Double) <= 3.0 && (s["start"] as! Double) < (s["end"] as! Double)) }
+        for (a, b) in zip(segments, segments.dropFirst()) { #expect(a["end"] as? Double == b["start"] as? Double) }
+        let stats = try #require(t["stats"] as? [String: Any])
+        #expect(stats["frames_decoded"] as? Int == 75 && stats["clips"] as? Int == 2)
+        #expect((t["clips"] as? [Any])?.count == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["t.json"], "written atomically, no temp left")
+    }
+
+    @Test func aBrokenFileInABatchDoesNotCostTheOthers() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let broken = try Label.video("not_media.mp4")
+        let r = try CLI.run(["label", "--model", try Label.model, "-o", dir.path, "--quiet",
+                             try Label.video("h264.mp4"), broken, try Label.video("short.mp4"), "/nonexistent/x.mp4"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderrLines.count == 2, "\(r.stderr)")
+        #expect(r.stderr.contains(broken) && r.stderr.contains("not a media file") && r.stderr.contains("/nonexistent/x.mp4: no such file"))
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(written == ["h264.mp4.json", "short.mp4.json"])
+        let short = try Label.timeline(dir.appendingPathComponent("short.mp4.json").path)
+        #expect((short["stats"] as? [String: Any])?["padded_clip"] as? Bool == true)
+        #expect(try Label.schemaProblems(dir.appendingPathComponent("short.mp4.json").path).isEmpty)
+    }
+
+    @Test func everyFormatParsesBack() throws {
+        let video = try Label.video("h264.mp4")
+        let json = try Label.timeline({
+            let dir = try TestFixtures.temporaryDirectory()
+            let p = dir.appendingPathComponent("x.json").path
+            _ = try CLI.run(["label", "--model", try Label.model, "--quiet", "--min-duration", "0", "-o", p, video])
+            return p
+        }())
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        func run(_ format: String) throws -> String {
+            let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--min-duration", "0", "--format", format, video])
+            #expect(r.status == 0, "\(r.stderr)")
+            return r.stdout
+        }
+        let jsonl = try run("jsonl").split(separator: "\n")
+        #expect(jsonl.count == segments.count)
+        for line in jsonl { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] != nil) }
+        let cue = #"(\d{2}):(\d{2}):(\d{2})[,.](\d{3}) --> (\d{2}):(\d{2}):(\d{2})[,.](\d{3})"#
+        let srt = try run("srt")
+        let srtBlocks = srt.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(srtBlocks.count == segments.count)
+        for (i, block) in srtBlocks.enumerated() {
+            let lines = block.split(separator: "\n")
+            #expect(lines.count == 3 && lines[0] == "\(i + 1)" && lines[1].contains(",") && lines[1].range(of: cue, options: .regularExpression) != nil)
+            #expect(lines[2].hasPrefix(segments[i]["label"] as! String))
+        }
+        let vtt = try run("vtt")
+        #expect(vtt.hasPrefix("WEBVTT\n\n"))
+        #expect(vtt.components(separatedBy: " --> ").count - 1 == segments.count)
+        #expect(vtt.range(of: #"\d{2}:\d{2}:\d{2}\.\d{3} --> "#, options: .regularExpression) != nil)
+        let csv = try run("csv").split(separator: "\n")
+        #expect(csv.first == "start,end,label,score,peak,clips,alternatives")
+        #expect(csv.count == segments.count + 1)
+        #expect(csv.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count >= 7 })
+    }
+
+    @Test func progressLinesAreJSON() throws {
+        let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--progress", "json", try Label.video("h264.mp4")])
+        #expect(r.status == 0)
+        let lines = r.stderrLines
+        #expect(!lines.isEmpty)
+        for l in lines {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any])
+            #expect(o["event"] as? String == "progress" && o["frames"] as? Int != nil && o["clips"] as? Int != nil)
+        }
+    }
+
+    @Test func usageErrorsExit64() throws {
+        for args in [["label"], ["label", "--format", "xml", "a.mp4"], ["label", "--smooth", "median", "a.mp4"],
+                     ["label", "-o", "/tmp/one-file.json", "a.mp4", "b.mp4"], ["label", "--threshold", "0.1", "--exit-threshold", "0.2", "a.mp4"]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stderrLines.count == 1)
+        }
+        #expect(try CLI.run(["label", "--help"]).stdout.contains("default: ma:3"))
+    }
+
+    /// SIGINT mid-file: the processed part is written, marked incomplete, and the exit code says interrupted.
+    @Test func interruptWritesAnIncompleteTimeline() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("long.json").path
+        // The naive reference backend makes each clip take long enough to interrupt reliably.
+        let child = try ChildProcess(CLI.binary, ["label", "--model", try Label.model, "--backend", "reference", "--progress", "json",
+                                                  "--quiet", "-o", out, try Label.video("bikes.mp4")])
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !seen.contains("\"progress\""), Date() < deadline {
+            let chunk = child.stderr.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(seen.contains("\"progress\""))
+        child.signal(SIGINT)
+        let status = child.wait(timeout: 60)
+        #expect(status == 130)
+        let t = try Label.timeline(out)
+        #expect(t["complete"] as? Bool == false)
+        let segments = try #require(t["segments"] as? [[String: Any]])
+        let clips = (t["stats"] as? [String: Any])?["clips"] as? Int ?? 0
+        #expect(clips >= 1 && clips < 9, "stopped early: \(clips) of 9 clips")
+        #expect(!segments.isEmpty && (segments.last!["end"] as! Double) < 10)
+        #expect(try Label.schemaProblems(out).isEmpty)
+    }
+}
