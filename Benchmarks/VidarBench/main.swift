@@ -1,12 +1,15 @@
 // vidar-bench: benchmarks that compare vidar with its peers in the same run and print ratios.
 //   vidar-bench [engine] …   per-clip network latency beside PyTorch (see EngineBench.swift)
 //   vidar-bench decode …     decode + preprocess frames/s beside the ffmpeg CLI (see DecodeBench.swift)
+//   vidar-bench label …      end-to-end real-time factor and memory beside a Python pipeline (LabelBench.swift)
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "decode":
     runDecodeBench(Array(arguments.dropFirst()))
+case "label":
+    runLabelBench(Array(arguments.dropFirst()))
 case "engine":
     runEngineBench(Array(arguments.dropFirst()))
 default:
