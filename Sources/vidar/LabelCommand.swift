@@ -22,6 +22,7 @@ enum LabelCommand {
         smoothing and segments:
           --smooth MODE         none, ma:K (mean of the last K clips) or ema:ALPHA (default: ma:3)
           --threshold P         smoothed probability a label needs to start (default: 0.4)
+          --class-threshold C=P start threshold for one class (name or index), repeatable (default: none)
           --exit-threshold P    below this the current label ends in no_action (default: 0.25)
           --margin M            a new label must beat the current one by M… (default: 0.1)
           --patience N          …for N consecutive clips (default: 2)
@@ -52,6 +53,7 @@ enum LabelCommand {
         let smoothing = try parseSmoothing(try args.option("--smooth") ?? "ma:3")
         let threshold = try args.doubleOption("--threshold", range: 0...1) ?? 0.4
         let exitThreshold = try args.doubleOption("--exit-threshold", range: 0...1) ?? 0.25
+        let classThresholdSpecs = try args.repeated("--class-threshold")
         let margin = try args.doubleOption("--margin", range: 0...1) ?? 0.1
         let patience = try args.intOption("--patience", range: 1...1000) ?? 2
         let minDuration = try args.doubleOption("--min-duration", range: 0...86400) ?? 1.0
@@ -88,12 +90,23 @@ enum LabelCommand {
         let backend: ConvolutionBackend
         do { backend = try Backends.named(backendName) } catch { throw VidarError(.unavailable, "backend \(backendName): \(error)") }
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsFile)
+        var classThresholds: [String: Double] = [:]
+        for spec in classThresholdSpecs {
+            guard let eq = spec.lastIndex(of: "="), let p = Double(spec[spec.index(after: eq)...]), (0...1).contains(p) else {
+                throw UsageError("--class-threshold takes CLASS=P with P in 0...1, got '\(spec)'")
+            }
+            let name = String(spec[..<eq])
+            guard let index = model.labels?.firstIndex(of: name) ?? Int(name), (0..<model.network.config.numClasses).contains(index) else {
+                throw UsageError("--class-threshold: '\(name)' is not a class of this model (a label name or an index)")
+            }
+            classThresholds[String(index)] = p
+        }
         var sampling = model.preprocessing.sampling
         if let fps { sampling.fps = fps }
         if let clipLength { sampling.clipLength = clipLength; sampling.stride = clipLength }
         if let stride { sampling.stride = stride }
         var options = LabelOptions(sampling: sampling, aggregator: AggregatorOptions(
-            smoothing: smoothing, enterThreshold: threshold, exitThreshold: exitThreshold, margin: margin,
+            smoothing: smoothing, enterThreshold: threshold, classEnterThresholds: classThresholds, exitThreshold: exitThreshold, margin: margin,
             patience: patience, minDuration: minDuration, topK: topK))
         options.batch = batch
         options.keepClips = keepClips

@@ -99,6 +99,23 @@ enum Label {
         #expect(csv.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count >= 7 })
     }
 
+    /// A per-class threshold above anything the model reaches keeps that class out of the timeline.
+    @Test func perClassThresholdsReachTheAggregator() throws {
+        let video = try Label.video("h264.mp4")
+        let base = try CLI.run(["label", "--model", try Label.model, "--quiet", "--format", "jsonl", "--threshold", "0.3", video])
+        let top = try #require((try JSONSerialization.jsonObject(with: Data(base.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])?["label"] as? String)
+        #expect(top.hasPrefix("class "))
+        let index = String(top.dropFirst("class ".count))
+        let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--format", "jsonl", "--threshold", "0.3",
+                             "--class-threshold", "\(index)=0.99", video])
+        #expect(r.status == 0, "\(r.stderr)")
+        let labels = try r.stdout.split(separator: "\n").map {
+            try #require((try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["label"] as? String)
+        }
+        #expect(!labels.contains(top), "\(labels)")
+        #expect(try CLI.run(["label", "--model", try Label.model, "--class-threshold", "jumping=0.5", video]).status == 64)
+    }
+
     @Test func progressLinesAreJSON() throws {
         let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--progress", "json", try Label.video("h264.mp4")])
         #expect(r.status == 0)
