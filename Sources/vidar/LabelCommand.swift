@@ -12,22 +12,9 @@ enum LabelCommand {
         Labels each video file: what happens, and when. Writes one timeline per input (schema vidar.timeline/1,
         see docs/timeline.schema.json) to stdout, to -o FILE (one input) or into -o DIR (named INPUT.FORMAT).
 
-        model and sampling:
-          --model CKPT|NAME     checkpoint or registered name (default: r3d_18, see `vidar models fetch`)
-          --labels FILE         class names, one per line (default: the checkpoint's, or Kinetics-400)
-          --fps F               sampling rate (default: the model's, 15 for torchvision's)
-          --clip-len L          frames per clip (default: the model's, 16)
-          --stride S            sampled frames between clip starts (default: the clip length)
+        \(PipelineArguments.usage)
+        batching:
           --batch N             clips per network call (default: 1)
-        smoothing and segments:
-          --smooth MODE         none, ma:K (mean of the last K clips) or ema:ALPHA (default: ma:3)
-          --threshold P         smoothed probability a label needs to start (default: 0.4)
-          --class-threshold C=P start threshold for one class (name or index), repeatable (default: none)
-          --exit-threshold P    below this the current label ends in no_action (default: 0.25)
-          --margin M            a new label must beat the current one by M… (default: 0.1)
-          --patience N          …for N consecutive clips (default: 2)
-          --min-duration S      seconds a segment lasts at least (default: 1.0)
-          --topk K              alternatives per segment, predictions per clip (default: 3)
         output:
           --format F            json, jsonl, srt, vtt or csv (default: json)
           -o PATH               output file (one input) or directory (several)
@@ -35,8 +22,6 @@ enum LabelCommand {
           --progress MODE       auto (a bar when stderr is a terminal), json (progress lines on stderr), none
                                 (default: auto)
           --quiet               no summary on stderr
-          --threads N           compute threads (default: \(ProcessInfo.processInfo.activeProcessorCount), the core count)
-          --backend NAME        auto, onednn, gemm or reference (default: auto)
 
         Exit: 0 all inputs labelled, 1 some failed (the others' outputs are complete), 64 usage, 130 interrupted.
         """ }
@@ -44,20 +29,8 @@ enum LabelCommand {
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
         if args.flag("--help") || args.flag("-h") { print(usage); return .success }
-        let modelSpec = try args.option("--model") ?? "r3d_18"
-        let labelsFile = try args.option("--labels")
-        let fps = try args.doubleOption("--fps", range: 0.01...1000)
-        let clipLength = try args.intOption("--clip-len", range: 1...1024)
-        let stride = try args.intOption("--stride", range: 1...4096)
+        let pipeline = try PipelineArguments(&args)
         let batch = try args.intOption("--batch", range: 1...64) ?? 1
-        let smoothing = try parseSmoothing(try args.option("--smooth") ?? "ma:3")
-        let threshold = try args.doubleOption("--threshold", range: 0...1) ?? 0.4
-        let exitThreshold = try args.doubleOption("--exit-threshold", range: 0...1) ?? 0.25
-        let classThresholdSpecs = try args.repeated("--class-threshold")
-        let margin = try args.doubleOption("--margin", range: 0...1) ?? 0.1
-        let patience = try args.intOption("--patience", range: 1...1000) ?? 2
-        let minDuration = try args.doubleOption("--min-duration", range: 0...86400) ?? 1.0
-        let topK = try args.intOption("--topk", range: 1...100) ?? 3
         let formatName = try args.option("--format") ?? "json"
         guard let format = TimelineFormat(rawValue: formatName) else {
             throw UsageError("--format must be one of \(TimelineFormat.allCases.map(\.rawValue).joined(separator: ", ")); got '\(formatName)'")
@@ -67,12 +40,8 @@ enum LabelCommand {
         let quiet = args.flag("--quiet")
         let progressMode = try args.option("--progress") ?? "auto"
         guard ["auto", "json", "none"].contains(progressMode) else { throw UsageError("--progress must be auto, json or none") }
-        let threads = try args.intOption("--threads", range: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
-        let backendName = try args.option("--backend") ?? "auto"
-        guard backendName == "auto" || Backends.names.contains(backendName) else { throw UsageError("unknown --backend '\(backendName)'") }
         let inputs = try args.positionals()
         guard !inputs.isEmpty else { throw UsageError("no input files") }
-        guard threshold >= exitThreshold else { throw UsageError("--threshold must not be below --exit-threshold") }
 
         // Where each input's timeline goes.
         var isDirectory: ObjCBool = false
@@ -86,31 +55,11 @@ enum LabelCommand {
             return URL(fileURLWithPath: output).appendingPathComponent(URL(fileURLWithPath: input).lastPathComponent + "." + format.fileExtension).path
         }
 
-        Backends.setThreads(threads)
-        let backend: ConvolutionBackend
-        do { backend = try Backends.named(backendName) } catch { throw VidarError(.unavailable, "backend \(backendName): \(error)") }
-        let model = try ModelLoader.load(modelSpec, labelsFile: labelsFile)
-        var classThresholds: [String: Double] = [:]
-        for spec in classThresholdSpecs {
-            guard let eq = spec.lastIndex(of: "="), let p = Double(spec[spec.index(after: eq)...]), (0...1).contains(p) else {
-                throw UsageError("--class-threshold takes CLASS=P with P in 0...1, got '\(spec)'")
-            }
-            let name = String(spec[..<eq])
-            guard let index = model.labels?.firstIndex(of: name) ?? Int(name), (0..<model.network.config.numClasses).contains(index) else {
-                throw UsageError("--class-threshold: '\(name)' is not a class of this model (a label name or an index)")
-            }
-            classThresholds[String(index)] = p
-        }
-        var sampling = model.preprocessing.sampling
-        if let fps { sampling.fps = fps }
-        if let clipLength { sampling.clipLength = clipLength; sampling.stride = clipLength }
-        if let stride { sampling.stride = stride }
-        var options = LabelOptions(sampling: sampling, aggregator: AggregatorOptions(
-            smoothing: smoothing, enterThreshold: threshold, classEnterThresholds: classThresholds, exitThreshold: exitThreshold, margin: margin,
-            patience: patience, minDuration: minDuration, topK: topK))
+        let (model, backend, sampling, aggregator) = try pipeline.load()
+        var options = LabelOptions(sampling: sampling, aggregator: aggregator)
         options.batch = batch
         options.keepClips = keepClips
-        options.topK = topK
+        options.topK = pipeline.topK
         let labeller = Labeller(model: model, options: options, backend: backend)
 
         let cancel = CancellationFlag()
@@ -136,14 +85,6 @@ enum LabelCommand {
         }
         if cancel.isCancelled { return .interrupted }
         return failures == 0 ? .success : .partialFailure
-    }
-
-    static func parseSmoothing(_ text: String) throws -> AggregatorOptions.Smoothing {
-        if text == "none" { return .none }
-        let parts = text.split(separator: ":")
-        if parts.count == 2, parts[0] == "ma", let k = Int(parts[1]), k >= 1 { return .movingAverage(clips: k) }
-        if parts.count == 2, parts[0] == "ema", let a = Double(parts[1]), a > 0, a <= 1 { return .exponential(alpha: a) }
-        throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(text)'")
     }
 
     /// First SIGINT: finish the current file's timeline as incomplete. Second: leave at once.
