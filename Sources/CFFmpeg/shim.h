@@ -23,13 +23,22 @@ static inline int vidar_averror(int posix) { return AVERROR(posix); }
 static inline void vidar_error_string(int code, char *buffer, size_t size) { av_strerror(code, buffer, size); }
 
 /// A deadline in av_gettime_relative() microseconds; 0 means none. The callback aborts blocking I/O past it.
-typedef struct { int64_t deadline; int timed_out; } vidar_deadline;
+/// `cancelled` is set from another thread (shutdown) and read by FFmpeg's thread: accessed atomically.
+/// `external`, when set, is a caller-owned flag that stops every source sharing it (even while still opening).
+typedef struct { int64_t deadline; int timed_out; int cancelled; int *external; } vidar_deadline;
 
 static int vidar_interrupt(void *opaque) {
     vidar_deadline *d = (vidar_deadline *)opaque;
+    if (__atomic_load_n(&d->cancelled, __ATOMIC_RELAXED)) return 1;
+    if (d->external && __atomic_load_n(d->external, __ATOMIC_RELAXED)) return 1;
     if (d->deadline > 0 && av_gettime_relative() > d->deadline) { d->timed_out = 1; return 1; }
     return 0;
 }
+
+static inline void vidar_deadline_cancel(vidar_deadline *d) { __atomic_store_n(&d->cancelled, 1, __ATOMIC_RELAXED); }
+static inline int vidar_deadline_is_cancelled(vidar_deadline *d) { return __atomic_load_n(&d->cancelled, __ATOMIC_RELAXED); }
+static inline void vidar_flag_set(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELAXED); }
+static inline int vidar_flag_get(int *flag) { return __atomic_load_n(flag, __ATOMIC_RELAXED); }
 
 static inline void vidar_install_interrupt(AVFormatContext *ctx, vidar_deadline *d) {
     ctx->interrupt_callback.callback = vidar_interrupt;

@@ -96,9 +96,22 @@ public struct Aggregator {
     private var lastEnd: Double?
     private var closed: [Segment] = []           // held back by one so a short final segment can be absorbed
 
-    public init(options: AggregatorOptions, labels: [String]) {
+    /// Live mode (`watch`): closed segments are returned at once instead of one late, and a short last segment
+    /// is not folded into its predecessor (whose end was already reported).
+    public let live: Bool
+
+    public init(options: AggregatorOptions, labels: [String], live: Bool = false) {
         self.options = options
         self.labels = labels
+        self.live = live
+    }
+
+    /// The segment in progress: label (nil = no_action), start, and its mean and peak smoothed probability so far.
+    public var openSegment: (classIndex: Int?, label: String, start: Double, score: Double, peak: Double)? {
+        guard let begin = openStart else { return nil }
+        let n = Double(max(count, 1))
+        let score = current.map { sums.isEmpty ? 0 : sums[$0] / n } ?? noActionSum / n
+        return (current, current.map(name) ?? Segment.noActionLabel, begin, score, peak)
     }
 
     /// Adds one clip; returns the segments this clip closed (in order).
@@ -135,7 +148,7 @@ public struct Aggregator {
         flushStreak()
         closeOpen(at: end)
         // A final segment shorter than the minimum joins its neighbour.
-        if closed.count >= 2, closed[closed.count - 1].end - closed[closed.count - 1].start < options.minDuration {
+        if !live, closed.count >= 2, closed[closed.count - 1].end - closed[closed.count - 1].start < options.minDuration {
             let last = closed.removeLast()
             closed[closed.count - 1].end = last.end
             closed[closed.count - 1].clips += last.clips
@@ -239,7 +252,7 @@ public struct Aggregator {
 
     /// Returns closed segments, keeping the newest back unless `all` (it may still absorb a short successor).
     private mutating func drainClosed(all: Bool) -> [Segment] {
-        let keep = all ? 0 : 1
+        let keep = all || live ? 0 : 1
         guard closed.count > keep else { return [] }
         let out = Array(closed.prefix(closed.count - keep))
         closed.removeFirst(out.count)

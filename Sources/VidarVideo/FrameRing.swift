@@ -15,10 +15,15 @@ public final class FrameRing<Element>: @unchecked Sendable {
     private var dropCount = 0
     private let condition = NSCondition()
 
-    public init(capacity: Int, policy: Policy) {
+    /// With drop-oldest, only items this accepts are ever overwritten (e.g. clips, not control markers); when
+    /// none is droppable the producer waits like `block`.
+    private let droppable: (Element) -> Bool
+
+    public init(capacity: Int, policy: Policy, droppable: @escaping (Element) -> Bool = { _ in true }) {
         precondition(capacity >= 1)
         self.capacity = capacity
         self.policy = policy
+        self.droppable = droppable
         slots = Array(repeating: nil, count: capacity)
     }
 
@@ -27,13 +32,17 @@ public final class FrameRing<Element>: @unchecked Sendable {
     public func push(_ item: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        if policy == .block {
-            while count == capacity && !closed { condition.wait() }
-        }
+        while count == capacity && !closed && (policy == .block || firstDroppable() == nil) { condition.wait() }
         guard !closed else { return false }
-        if count == capacity {
-            slots[head] = nil
-            head = (head + 1) % capacity
+        if count == capacity, let victim = firstDroppable() {
+            // Close the gap left by the victim, keeping the order of everything else.
+            var i = victim
+            while i != (head + count - 1) % capacity {
+                let next = (i + 1) % capacity
+                slots[i] = slots[next]
+                i = next
+            }
+            slots[i] = nil
             count -= 1
             dropCount += 1
         }
@@ -41,6 +50,12 @@ public final class FrameRing<Element>: @unchecked Sendable {
         count += 1
         condition.broadcast()
         return true
+    }
+
+    /// Slot index of the oldest droppable item, if any.
+    private func firstDroppable() -> Int? {
+        for k in 0..<count where droppable(slots[(head + k) % capacity]!) { return (head + k) % capacity }
+        return nil
     }
 
     /// The oldest item, waiting while the ring is empty; nil once it is closed and drained.
@@ -67,5 +82,6 @@ public final class FrameRing<Element>: @unchecked Sendable {
 
     /// Items overwritten before they were read (drop-oldest only).
     public var dropped: Int { condition.lock(); defer { condition.unlock() }; return dropCount }
+    public var isClosed: Bool { condition.lock(); defer { condition.unlock() }; return closed }
     public var buffered: Int { condition.lock(); defer { condition.unlock() }; return count }
 }

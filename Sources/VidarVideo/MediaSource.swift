@@ -6,7 +6,20 @@ import Foundation
 
 /// How to open an input: an explicit demuxer (`-f`), FFmpeg options (`rtsp_transport=tcp`, `framerate=30`…),
 /// the stream to decode, and the timeout for each blocking call.
+/// Stops every MediaSource it is given to, at once, including one still connecting (shutdown of a live reader).
+public final class StopToken: @unchecked Sendable {
+    let flag: UnsafeMutablePointer<Int32>
+    public init() {
+        flag = .allocate(capacity: 1)
+        flag.initialize(to: 0)
+    }
+    deinit { flag.deallocate() }
+    public func stop() { vidar_flag_set(flag) }
+    public var isStopped: Bool { vidar_flag_get(flag) != 0 }
+}
+
 public struct SourceOptions: Sendable {
+    public var stopToken: StopToken?
     public var format: String?
     public var ffmpegOptions: [String: String]
     public var streamIndex: Int?
@@ -78,7 +91,7 @@ public final class MediaSource {
         _ = deviceSetup
         if options.format == nil { try Self.checkLocalFile(url) }  // with --format it may be a device or a filter graph
         let deadline = UnsafeMutablePointer<vidar_deadline>.allocate(capacity: 1)
-        deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0))
+        deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0, cancelled: 0, external: options.stopToken?.flag))
         var format: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
         var codec: UnsafeMutablePointer<AVCodecContext>?
         // On any failure below, release what was opened so far.
@@ -100,6 +113,7 @@ public final class MediaSource {
         Self.arm(deadline, options.timeout)
         var rc = avformat_open_input(&format, url, inputFormat, &dict)
         guard rc >= 0 else {
+            if options.stopToken?.isStopped == true { throw fail(VideoError(.failed, url, "stopped")) }
             throw fail(deadline.pointee.timed_out != 0
                        ? VideoError(.timeout, url, "timed out: no answer within \(options.timeout) s while opening")
                        : Self.openError(rc, url: url))
@@ -174,6 +188,12 @@ public final class MediaSource {
         avformat_close_input(&format)
         deadline.deallocate()
     }
+
+    /// Makes any blocking read in progress (on another thread) return at once, and every later one fail:
+    /// how a live reader is stopped without waiting for its timeout.
+    public func interrupt() { vidar_deadline_cancel(deadline) }
+
+    public var isInterrupted: Bool { vidar_deadline_is_cancelled(deadline) != 0 }
 
     /// The next decoded frame in display orientation, or nil at the end of the stream.
     /// Packets the decoder rejects are skipped and counted in `corruptFrames`.

@@ -7,6 +7,7 @@ let topUsage = """
 
     commands:
       label     label video files: a smoothed, per-segment timeline of actions (JSON, JSONL, SRT, VTT, CSV)
+      watch     watch a live stream or camera; segment events as JSON Lines as they happen
       infer     run a video ResNet on a preprocessed N×C×T×H×W float32 .npy tensor, write logits
       models    list, fetch and inspect checkpoints
       probe     describe a video input (file, stream, camera) as FFmpeg decodes it
@@ -33,11 +34,12 @@ func runCommand(_ argv: [String]) -> ExitCode {
         case "models": return try ModelsCommand.run(rest)
         case "probe": return try ProbeCommand.run(rest)
         case "label": return try LabelCommand.run(rest)
+        case "watch": return try WatchCommand.run(rest)
         case "help", "--help", "-h":
             print(topUsage)
             return .success
         default:
-            throw UsageError("unknown command '\(command)' (commands: label, infer, models, probe)")
+            throw UsageError("unknown command '\(command)' (commands: label, watch, infer, models, probe)")
         }
     } catch let e as UsageError {
         printError("\(command): \(e.description) (see `vidar \(command) --help`)")

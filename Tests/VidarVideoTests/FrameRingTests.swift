@@ -27,6 +27,16 @@ struct FrameRingTests {
         #expect(out == [6, 7, 8, 9])
     }
 
+    @Test func markersAreNeverDroppedOnlyClips() {
+        let ring = FrameRing<Int>(capacity: 3, policy: .dropOldest, droppable: { $0 >= 0 })  // negatives are markers
+        for v in [1, -1, 2, 3, 4, -2, 5] { ring.push(v) }
+        ring.close()
+        var out: [Int] = []
+        while let v = ring.pop() { out.append(v) }
+        #expect(out == [-1, -2, 5])
+        #expect(ring.dropped == 4)
+    }
+
     @Test func closeWakesTheConsumerAndRefusesPushes() {
         let ring = FrameRing<Int>(capacity: 2, policy: .block)
         let done = DispatchSemaphore(value: 0)

@@ -1,0 +1,121 @@
+// `vidar watch` against real servers on 127.0.0.1: reconnects across a publisher restart (RTSP relay), an HTTP
+// MPEG-TS source, clean shutdown, giving up. Every peer is killed at the end; every wait is bounded.
+import Foundation
+import Testing
+import TestSupport
+import Vidar
+
+enum Watch {
+    static func events(_ path: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    /// Waits until the events file holds an event matching `predicate`, or the deadline passes.
+    static func waitFor(_ path: String, seconds: Double, _ predicate: ([String: Any]) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let events = try? events(path), events.contains(where: predicate) { return true }
+            usleep(200_000)
+        }
+        return false
+    }
+
+    static func args(_ out: String, timeout: Int = 2, _ extra: [String]) throws -> [String] {
+        ["watch", "--model", try TestFixtures.path("tiny.pth"), "--threshold", "0.3", "--min-duration", "0", "--timeout", "\(timeout)",
+         "--stats-interval", "1", "--out", out] + extra
+    }
+}
+
+@Suite(.serialized) struct WatchCLITests {
+    @Test func reconnectsAcrossAPublisherRestartAndRecordsTheGap() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("events.jsonl").path
+        let (clientPort, sourcePort) = (freePort(), freePort())
+        let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
+                                                                   "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
+                                                                   "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+        defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
+        usleep(800_000)
+        var pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"], seconds: 60)
+        usleep(1_500_000)
+        let watch = try ChildProcess(CLI.binary, try Watch.args(out, ["--option", "rtsp_transport=udp", "rtsp://127.0.0.1:\(clientPort)/cam"]))
+        defer { watch.signal(SIGKILL); _ = watch.wait(timeout: 5) }
+        #expect(Watch.waitFor(out, seconds: 20) { $0["event"] as? String == "segment_start" })
+
+        pub.signal(SIGINT)                                   // the camera goes away…
+        _ = pub.wait(timeout: 5)
+        #expect(Watch.waitFor(out, seconds: 15) { $0["event"] as? String == "stream_lost" })
+        usleep(1_000_000)
+        pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"], seconds: 60)   // …and comes back
+        defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
+        #expect(Watch.waitFor(out, seconds: 30) { $0["event"] as? String == "stream_restored" })
+        #expect(Watch.waitFor(out, seconds: 20) { ($0["event"] as? String == "segment_start") && ($0["id"] as? String != "seg-1") })
+
+        watch.signal(SIGINT)
+        #expect(watch.wait(timeout: 15) == 0)
+        let events = try Watch.events(out)
+        let kinds = events.compactMap { $0["event"] as? String }
+        let lost = try #require(events.first { $0["event"] as? String == "stream_lost" })
+        let restored = try #require(events.first { $0["event"] as? String == "stream_restored" })
+        #expect((restored["gap_seconds"] as? Double ?? 0) > 0.5, "gap \(restored)")
+        #expect((restored["time"] as! Double) > (lost["time"] as! Double))
+        // The first segment ended at the loss, with one id from start to end; the resumed one ended at shutdown.
+        let ends = events.filter { $0["event"] as? String == "segment_end" }
+        #expect(ends.first?["id"] as? String == "seg-1" && ends.first?["reason"] as? String == "stream_lost")
+        #expect(ends.last?["reason"] as? String == "shutdown")
+        #expect(kinds.firstIndex(of: "stream_lost")! < kinds.firstIndex(of: "stream_restored")!)
+        #expect(kinds.contains("stats"))
+        #expect(events.allSatisfy { $0["schema"] as? String == "vidar.events/1" })
+    }
+
+    @Test func watchesHTTPMPEGTSAndShutsDownCleanly() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("events.jsonl").path
+        let port = freePort()
+        let server = try publisher(["-f", "mpegts", "-listen", "1", "http://127.0.0.1:\(port)"], seconds: 60)
+        defer { server.signal(SIGKILL); _ = server.wait(timeout: 5) }
+        usleep(500_000)
+        let watch = try ChildProcess(CLI.binary, try Watch.args(out, ["--updates", "1", "http://127.0.0.1:\(port)"]))
+        defer { watch.signal(SIGKILL); _ = watch.wait(timeout: 5) }
+        #expect(Watch.waitFor(out, seconds: 20) { $0["event"] as? String == "segment_update" })
+        watch.signal(SIGTERM)
+        #expect(watch.wait(timeout: 10) == 0)
+        let events = try Watch.events(out)
+        let start = try #require(events.first { $0["event"] as? String == "segment_start" })
+        let end = try #require(events.last { $0["event"] as? String == "segment_end" })
+        #expect(start["id"] as? String == end["id"] as? String && end["reason"] as? String == "shutdown")
+        for key in ["start", "end", "start_utc", "end_utc", "label", "score", "peak"] { #expect(end[key] != nil, "\(key)") }
+        let stats = try #require(events.last { $0["event"] as? String == "stats" })
+        let latency = try #require(stats["latency_ms"] as? [String: Any])
+        #expect(latency["p50"] != nil && stats["dropped_clips"] as? Int != nil && stats["decoded_fps"] != nil)
+    }
+
+    @Test func stopsPromptlyWhileASourceIsSilent() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("events.jsonl").path
+        let server = try SilentTCPServer()
+        defer { server.stop() }
+        let watch = try ChildProcess(CLI.binary, try Watch.args(out, timeout: 60, ["--format", "mpegts", "tcp://127.0.0.1:\(server.port)"]))
+        usleep(1_500_000)
+        let t0 = Date()
+        watch.signal(SIGINT)
+        #expect(watch.wait(timeout: 10) == 0)
+        #expect(Date().timeIntervalSince(t0) < 5, "the blocking read is interrupted, not waited out")
+    }
+
+    @Test func givesUpAfterMaxRetries() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("events.jsonl").path
+        let r = try CLI.run(try Watch.args(out, ["--max-retries", "2", "http://127.0.0.1:\(freePort())/none.ts"]))
+        #expect(r.status == ExitCode.unavailable.rawValue, "\(r.stderr)")
+        let lost = try Watch.events(out).filter { $0["event"] as? String == "stream_lost" }
+        #expect(lost.count == 2 && lost.last?["giving_up"] as? Bool == true)
+    }
+}
