@@ -2,6 +2,7 @@
 //   vidar-bench [engine] …   per-clip network latency beside PyTorch (see EngineBench.swift)
 //   vidar-bench decode …     decode + preprocess frames/s beside the ffmpeg CLI (see DecodeBench.swift)
 //   vidar-bench label …      end-to-end real-time factor and memory beside a Python pipeline (LabelBench.swift)
+//   vidar-bench soak …       `watch` for 30 min of stream: memory, fds, threads flat; real-time latency (SoakBench.swift)
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -10,6 +11,8 @@ case "decode":
     runDecodeBench(Array(arguments.dropFirst()))
 case "label":
     runLabelBench(Array(arguments.dropFirst()))
+case "soak":
+    runSoakBench(Array(arguments.dropFirst()))
 case "engine":
     runEngineBench(Array(arguments.dropFirst()))
 default:
