@@ -79,10 +79,18 @@ public final class Watcher: @unchecked Sendable {
             ring.close()
         }
         watchdog.start()
-        let statsTimer = DispatchSource.makeTimerSource(queue: .global())
-        statsTimer.schedule(deadline: .now() + options.statsInterval, repeating: options.statsInterval)
-        statsTimer.setEventHandler { [self] in emitStats(dropped: ring.dropped) }
-        statsTimer.resume()
+        // A dedicated thread, not a Dispatch timer: the thread count stays constant for hours.
+        let statsDone = CancellationFlag()
+        Thread.detachNewThread { [self] in
+            var next = Date().addingTimeInterval(options.statsInterval)
+            while !statsDone.isCancelled {
+                usleep(50_000)
+                if Date() >= next {
+                    emitStats(dropped: ring.dropped)
+                    next = next.addingTimeInterval(options.statsInterval)
+                }
+            }
+        }
 
         var aggregator = Aggregator(options: options.aggregator, labels: model.labels ?? [], live: true)
         var open: (id: String, classIndex: Int?, start: Double)?
@@ -137,7 +145,7 @@ public final class Watcher: @unchecked Sendable {
         }
         endOpen(aggregator.finish(), reason: gaveUp.value ? "stream_lost" : "shutdown")
         decodeDone.wait()
-        statsTimer.cancel()
+        statsDone.cancel()
         emitStats(dropped: ring.dropped)
         _ = lastTime
         return gaveUp.value && !stop.isCancelled ? .unavailable : .success

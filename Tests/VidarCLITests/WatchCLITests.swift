@@ -13,6 +13,18 @@ enum Watch {
         }
     }
 
+    /// Problems validating every event line against docs/events.schema.json (python3-jsonschema); empty when valid.
+    static func schemaProblems(_ path: String) throws -> String {
+        let schema = TestFixtures.repositoryRoot.appendingPathComponent("docs/events.schema.json").path
+        let r = try runProcess("/usr/bin/python3", ["-c", """
+            import json, sys, jsonschema
+            schema = json.load(open(sys.argv[2]))
+            for line in open(sys.argv[1]):
+                jsonschema.validate(json.loads(line), schema)
+            """, path, schema])
+        return r.status == 0 ? "" : r.stderr
+    }
+
     /// Waits until the events file holds an event matching `predicate`, or the deadline passes.
     static func waitFor(_ path: String, seconds: Double, _ predicate: ([String: Any]) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -70,6 +82,8 @@ enum Watch {
         #expect(kinds.firstIndex(of: "stream_lost")! < kinds.firstIndex(of: "stream_restored")!)
         #expect(kinds.contains("stats"))
         #expect(events.allSatisfy { $0["schema"] as? String == "vidar.events/1" })
+        let problems = try Watch.schemaProblems(out)
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test func watchesHTTPMPEGTSAndShutsDownCleanly() throws {
@@ -93,6 +107,8 @@ enum Watch {
         let stats = try #require(events.last { $0["event"] as? String == "stats" })
         let latency = try #require(stats["latency_ms"] as? [String: Any])
         #expect(latency["p50"] != nil && stats["dropped_clips"] as? Int != nil && stats["decoded_fps"] != nil)
+        let problems = try Watch.schemaProblems(out)
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test func stopsPromptlyWhileASourceIsSilent() throws {
