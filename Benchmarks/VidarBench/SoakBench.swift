@@ -36,6 +36,14 @@ func runSoakBench(_ argv: [String]) {
         return (m, (v.first! - m) / m * 100, (v.last! - m) / m * 100)
     }
     let rss = flatness(\.rssMB), fds = flatness(\.fds), threads = flatness(\.threads)
+    // Growth shows as a trend: the mean of the last third after warm-up against the first third's.
+    func trend(_ key: KeyPath<ProcSample, Double>) -> Double {
+        let v = warm.map { $0[keyPath: key] }
+        guard v.count >= 3 else { return 0 }
+        let third = v.count / 3
+        let first = v.prefix(third).reduce(0, +) / Double(third), last = v.suffix(third).reduce(0, +) / Double(third)
+        return (last - first) / first * 100
+    }
     let soakStats = lastStats(soakEvents)
 
     // 2. Real-time 720p25 with r3d_18: latency and drops.
@@ -53,7 +61,7 @@ func runSoakBench(_ argv: [String]) {
         let o: [String: Any] = [
             "benchmark": "watch-soak", "commit": commit, "cpu": cpu,
             "soak": ["stream_minutes": minutes, "wall_seconds": soakWall, "samples": samples.count,
-                     "rss_mb": ["median": rss.median, "min_pct": rss.lo, "max_pct": rss.hi],
+                     "rss_mb": ["median": rss.median, "min_pct": rss.lo, "max_pct": rss.hi, "trend_pct": trend(\.rssMB)],
                      "fds": ["median": fds.median, "min_pct": fds.lo, "max_pct": fds.hi],
                      "threads": ["median": threads.median, "min_pct": threads.lo, "max_pct": threads.hi],
                      "final_stats": soakStats],
@@ -67,7 +75,8 @@ func runSoakBench(_ argv: [String]) {
     print("")
     print("soak: \(minutes) min of 320×240 MPEG-TS through pipe:0 (fed faster than real time), tiny model, sampled every 1 s")
     print(String(format: "  wall %.0f s, %d samples; after warm-up (first 20 %% dropped), spread around the median:", soakWall, samples.count))
-    print(String(format: "  resident memory %6.1f MB   %+5.1f %% … %+5.1f %%", rss.median, rss.lo, rss.hi))
+    print(String(format: "  resident memory %6.1f MB   %+5.1f %% … %+5.1f %%   trend (last third vs first) %+.1f %%",
+                 rss.median, rss.lo, rss.hi, trend(\.rssMB)))
     print(String(format: "  open fds        %6.0f      %+5.1f %% … %+5.1f %%", fds.median, fds.lo, fds.hi))
     print(String(format: "  threads         %6.0f      %+5.1f %% … %+5.1f %%", threads.median, threads.lo, threads.hi))
     print("  final stats: frames \(soakStats["frames_decoded"] ?? "?"), clips \(soakStats["clips"] ?? "?"), dropped \(soakStats["dropped_clips"] ?? "?")")
