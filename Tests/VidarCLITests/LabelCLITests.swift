@@ -127,6 +127,16 @@ enum Label {
         }
     }
 
+    /// On a terminal (a pty from util-linux `script`), stderr shows a progress bar; piped, it shows none.
+    @Test func aProgressBarOnlyOnATerminal() throws {
+        let command = "'\(CLI.binary)' label --model '\(try Label.model)' --quiet -o /dev/null '\(try Label.video("bikes.mp4"))'"
+        let r = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("\r") && r.stdout.contains("frames") && r.stdout.contains("ETA"), "\(r.stdout.prefix(300))")
+        let piped = try CLI.run(["label", "--model", try Label.model, "--quiet", "-o", "/dev/null", try Label.video("bikes.mp4")])
+        #expect(piped.stderr.isEmpty)
+    }
+
     @Test func usageErrorsExit64() throws {
         for args in [["label"], ["label", "--format", "xml", "a.mp4"], ["label", "--smooth", "median", "a.mp4"],
                      ["label", "-o", "/tmp/one-file.json", "a.mp4", "b.mp4"], ["label", "--threshold", "0.1", "--exit-threshold", "0.2", "a.mp4"]] {

@@ -111,6 +111,30 @@ enum Watch {
         #expect(problems.isEmpty, "\(problems)")
     }
 
+    /// MJPEG over HTTP (multipart) and MPEG-TS through a pipe: a stream that ends is a lost stream.
+    @Test func watchesHTTPMJPEGAndPipes() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePort()
+        let server = try ChildProcess("/usr/bin/ffmpeg", ["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "60",
+                                                          "-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1", "http://127.0.0.1:\(port)"])
+        defer { server.signal(SIGKILL); _ = server.wait(timeout: 5) }
+        usleep(500_000)
+        let mjpeg = dir.appendingPathComponent("mjpeg.jsonl").path
+        let watch = try ChildProcess(CLI.binary, try Watch.args(mjpeg, ["--format", "mpjpeg", "http://127.0.0.1:\(port)"]))
+        #expect(Watch.waitFor(mjpeg, seconds: 20) { $0["event"] as? String == "segment_start" })
+        watch.signal(SIGINT)
+        #expect(watch.wait(timeout: 10) == 0)
+
+        let piped = dir.appendingPathComponent("pipe.jsonl").path
+        let video = try TestFixtures.path("videos/start_offset.ts")
+        let r = try runProcess("/bin/sh", ["-c", "cat '\(video)' | '\(CLI.binary)' " + (try Watch.args(piped, ["--max-retries", "0", "pipe:0"]))
+                                    .map { "'\($0)'" }.joined(separator: " ")])
+        #expect(r.status == ExitCode.unavailable.rawValue, "\(r.stderr)")
+        let kinds = try Watch.events(piped).compactMap { $0["event"] as? String }
+        #expect(kinds.contains("segment_start") && kinds.contains("segment_end") && kinds.last(where: { $0 != "stats" }) == "stream_lost")
+    }
+
     @Test func stopsPromptlyWhileASourceIsSilent() throws {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
