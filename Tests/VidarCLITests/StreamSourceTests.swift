@@ -28,14 +28,20 @@ func publisher(_ output: [String], seconds: Int = 30) throws -> ChildProcess {
                                          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-tune", "zerolatency"] + output)
 }
 
+/// Debian's rtsp-server-perl on loopback: publishers connect to `sourcePort`, players to `clientPort`.
+func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int) {
+    let (clientPort, sourcePort) = (freePort(), freePort())
+    let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
+                                                               "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
+                                                               "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+    usleep(800_000)
+    return (relay, clientPort, sourcePort)
+}
+
 @Suite(.serialized) struct StreamSourceTests {
     @Test func rtspOverUDPThroughARelay() throws {
-        let (clientPort, sourcePort) = (freePort(), freePort())
-        let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
-                                                                   "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
-                                                                   "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+        let (relay, clientPort, sourcePort) = try startRTSPRelay()
         defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
-        usleep(800_000)
         let pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"])
         defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
         usleep(1_500_000)

@@ -46,12 +46,8 @@ enum Watch {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("events.jsonl").path
-        let (clientPort, sourcePort) = (freePort(), freePort())
-        let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
-                                                                   "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
-                                                                   "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+        let (relay, clientPort, sourcePort) = try startRTSPRelay()
         defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
-        usleep(800_000)
         var pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"], seconds: 60)
         usleep(1_500_000)
         let watch = try ChildProcess(CLI.binary, try Watch.args(out, ["--option", "rtsp_transport=udp", "rtsp://127.0.0.1:\(clientPort)/cam"]))
