@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 FIXTURES ?= $(CURDIR)/.fixtures
 BENCH_ARGS ?=
 
-.PHONY: all deps build fixtures test bench demo clean
+.PHONY: all deps build fixtures test bench demo model eval clean
 
 all: build
 
@@ -32,8 +32,17 @@ test: deps fixtures
 bench: build fixtures
 	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)
 
-demo: build fixtures
-	bash scripts/demo.sh $(FIXTURES)
+demo: build
+	bash scripts/demo.sh
+
+# Retrains the bundled action model (about 20 min on 2 cores) and regenerates the demo clips.
+model: deps
+	$(PYTHON) tools/actions/train.py Sources/Vidar/Resources/vidar-actions.safetensors
+	bash clips/make_clips.sh
+
+# Frame accuracy and segment F1 of vidar's timelines on fresh generated videos, raw vs smoothed.
+eval: build
+	$(PYTHON) Benchmarks/eval/evaluate_actions.py --vidar .build/release/vidar
 
 clean:
-	rm -rf .build $(FIXTURES)
+	rm -rf .build $(FIXTURES) demo-output

@@ -20,6 +20,17 @@ public enum ModelRegistry {
 
     public static func model(named name: String) -> RegisteredModel? { models.first { $0.name == name } }
 
+    /// The small action model this project trains and ships (tools/actions/train.py): the default `--model`.
+    public static let bundledName = "vidar-actions"
+
+    /// Where the bundled model is: the package's resource bundle beside the binary, else the source tree.
+    public static var bundledPath: String? {
+        let candidates: [String?] = [Bundle.module.path(forResource: "vidar-actions", ofType: "safetensors"),
+                          URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                              .appendingPathComponent("Resources/vidar-actions.safetensors").path]
+        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
     /// `$VIDAR_CACHE_DIR`, else `$XDG_CACHE_HOME/vidar/models`, else `~/.cache/vidar/models`.
     public static func cacheDirectory(environment env: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let dir = env["VIDAR_CACHE_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
@@ -41,8 +52,12 @@ public enum ModelRegistry {
     public static func resolve(_ spec: String,
                                environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         if FileManager.default.fileExists(atPath: spec) { return spec }
+        if spec == bundledName {
+            guard let path = bundledPath else { throw VidarError(.noInput, "\(spec): the bundled model is missing from this build") }
+            return path
+        }
         guard let model = model(named: spec) else {
-            let names = models.map(\.name).joined(separator: ", ")
+            let names = ([bundledName] + models.map(\.name)).joined(separator: ", ")
             throw VidarError(.noInput, "\(spec): no such checkpoint file, and not a registered model name (\(names))")
         }
         for dir in searchDirectories(environment: env) {

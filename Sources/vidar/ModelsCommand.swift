@@ -40,9 +40,10 @@ enum ModelsCommand {
 
     static func list(_ args: inout Arguments) throws -> ExitCode {
         guard try args.positionals().isEmpty else { throw UsageError("list takes no arguments") }
+        print("\(ModelRegistry.bundledName.padding(toLength: 14, withPad: " ", startingAt: 0)) \("(bundled)".padding(toLength: 26, withPad: " ", startingAt: 0)) \(ModelRegistry.bundledPath ?? "missing from this build")")
         for m in ModelRegistry.models {
             let where_ = (try? ModelRegistry.resolve(m.name)) ?? "not downloaded (vidar models fetch \(m.name))"
-            print("\(m.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(m.fileName.padding(toLength: 26, withPad: " ", startingAt: 0)) \(where_)")
+            print("\(m.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(m.fileName.padding(toLength: 26, withPad: " ", startingAt: 0)) \(where_)")
         }
         return .success
     }

@@ -23,13 +23,15 @@ struct PipelineArguments {
 
     static var usage: String { """
         model and sampling:
-          --model CKPT|NAME     checkpoint or registered name (default: r3d_18, see `vidar models fetch`)
+          --model CKPT|NAME     checkpoint or registered name: vidar-actions (the bundled action model), or
+                                r3d_18/mc3_18/r2plus1d_18 after `vidar models fetch` (default: vidar-actions)
           --labels FILE         class names, one per line (default: the checkpoint's, or Kinetics-400)
           --fps F               sampling rate (default: the model's, 15 for torchvision's)
           --clip-len L          frames per clip (default: the model's, 16)
           --stride S            sampled frames between clip starts (default: the clip length)
         smoothing and segments:
-          --smooth MODE         none, ma:K (mean of the last K clips) or ema:ALPHA (default: ma:3)
+          --smooth MODE         none, ma:K (mean of the last K clips) or ema:ALPHA (default: none — with
+                                overlapping clips it scored best on the action benchmark; ma/ema add lag)
           --threshold P         smoothed probability a label needs to start (default: 0.4)
           --class-threshold C=P start threshold for one class (name or index), repeatable (default: none)
           --exit-threshold P    below this the current label ends in no_action (default: 0.25)
@@ -43,12 +45,12 @@ struct PipelineArguments {
         """ }
 
     init(_ args: inout Arguments) throws {
-        modelSpec = try args.option("--model") ?? "r3d_18"
+        modelSpec = try args.option("--model") ?? ModelRegistry.bundledName
         labelsFile = try args.option("--labels")
         fps = try args.doubleOption("--fps", range: 0.01...1000)
         clipLength = try args.intOption("--clip-len", range: 1...1024)
         stride = try args.intOption("--stride", range: 1...4096)
-        smoothing = try Self.parseSmoothing(try args.option("--smooth") ?? "ma:3")
+        smoothing = try Self.parseSmoothing(try args.option("--smooth") ?? "none")
         threshold = try args.doubleOption("--threshold", range: 0...1) ?? 0.4
         exitThreshold = try args.doubleOption("--exit-threshold", range: 0...1) ?? 0.25
         classThresholdSpecs = try args.repeated("--class-threshold")

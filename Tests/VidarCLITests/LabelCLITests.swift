@@ -144,7 +144,7 @@ enum Label {
             #expect(r.status == 64, "\(args): \(r.stderr)")
             #expect(r.stderrLines.count == 1)
         }
-        #expect(try CLI.run(["label", "--help"]).stdout.contains("default: ma:3"))
+        #expect(try CLI.run(["label", "--help"]).stdout.contains("default: none"))
     }
 
     /// SIGINT mid-file: the processed part is written, marked incomplete, and the exit code says interrupted.
@@ -173,5 +173,26 @@ enum Label {
         #expect(clips >= 1 && clips < 9, "stopped early: \(clips) of 9 clips")
         #expect(!segments.isEmpty && (segments.last!["end"] as! Double) < 10)
         #expect(try Label.schemaProblems(out).isEmpty)
+    }
+}
+
+/// The default model on a demo clip: the timeline must mostly agree with the clip's ground truth.
+struct BundledModelLabelTests {
+    @Test func theBundledModelLabelsADemoClip() throws {
+        let clip = TestFixtures.repositoryRoot.appendingPathComponent("clips/actions-101.mp4").path
+        let r = try CLI.run(["label", "--quiet", clip])
+        #expect(r.status == 0, "\(r.stderr)")
+        let t = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let predicted = try #require(t["segments"] as? [[String: Any]])
+        let truthData = try Data(contentsOf: URL(fileURLWithPath: clip.replacingOccurrences(of: ".mp4", with: ".truth.json")))
+        let truth = try #require((try JSONSerialization.jsonObject(with: truthData) as? [String: Any])?["segments"] as? [[String: Any]])
+        func label(_ segs: [[String: Any]], _ time: Double) -> String? {
+            segs.first { ($0["start"] as! Double) <= time && time < ($0["end"] as! Double) }?["label"] as? String
+        }
+        let times = stride(from: 0.0, to: 40.0, by: 1.0 / 15)
+        let agree = times.filter { label(predicted, $0) == label(truth, $0) }.count
+        let accuracy = Double(agree) / Double(times.underestimatedCount)
+        #expect(accuracy >= 0.75, "frame agreement with the ground truth: \(accuracy)")
+        #expect((t["model"] as? [String: Any])?["stride"] as? Int == 8)
     }
 }

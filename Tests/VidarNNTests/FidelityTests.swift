@@ -1,6 +1,7 @@
 // vidar's logits against torchvision's own, on seeded random weights and inputs (Tests/Fixtures/make_fixtures.py).
 import Foundation
 import Testing
+import TestSupport
 import VidarNN
 
 /// max |Δlogit| ≤ 1e-4 · max |logit|, and the same top-5 for every clip.
@@ -49,5 +50,19 @@ func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float
         let x = try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_input.npy")
         // The reference ran the same rounded weights in float32, so the fp32 tolerance applies.
         expectMatches(net.logits(x), try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_logits.npy"))
+    }
+}
+
+/// The bundled action model, loaded through the generic configuration path, against PyTorch on its own weights.
+struct BundledModelFidelityTests {
+    @Test func bundledModelMatchesPyTorch() throws {
+        let path = TestFixtures.repositoryRoot.appendingPathComponent("Sources/Vidar/Resources/vidar-actions.safetensors").path
+        let net = try VideoResNet(contentsOf: path)
+        #expect(net.config.torchvisionName == nil)
+        #expect(net.config.widths == [8, 16, 32, 64] && net.config.numClasses == 7)
+        for backend in ["onednn", "gemm"] {
+            expectMatches(net.logits(try Fixtures.npy("vidar_actions_input.npy"), backend: try Backends.named(backend)),
+                          try Fixtures.npy("vidar_actions_logits.npy"))
+        }
     }
 }
