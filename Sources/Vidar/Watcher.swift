@@ -96,7 +96,6 @@ public final class Watcher: @unchecked Sendable {
         var open: (id: String, classIndex: Int?, start: Double)?
         var nextID = 1
         var lastUpdate = 0.0
-        var lastTime = 0.0
 
         func endOpen(_ segments: [Segment], reason: String) {
             for s in segments where s.classIndex != nil {
@@ -129,7 +128,6 @@ public final class Watcher: @unchecked Sendable {
                 let closed = aggregator.push(ClipScores(start: clip.start, end: clip.end, probabilities: softmax(logits.data)))
                 if !closed.isEmpty { endOpen(closed, reason: "label_changed") }
                 noteOpen(clip.end)
-                lastTime = clip.end
                 let latency = Date().timeIntervalSince(startWall) - arrival
                 stats.update { $0.clips += 1; $0.latencies.append(latency) }
             case .lost(let at, let reason, let retryIn):
@@ -147,7 +145,6 @@ public final class Watcher: @unchecked Sendable {
         decodeDone.wait()
         statsDone.cancel()
         emitStats(dropped: ring.dropped)
-        _ = lastTime
         return gaveUp.value && !stop.isCancelled ? .unavailable : .success
     }
 
