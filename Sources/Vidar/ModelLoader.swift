@@ -4,7 +4,8 @@ import Foundation
 public struct LoadedModel: Sendable {
     public let path: String
     public let network: VideoResNet
-    public let stateDict: StateDict
+    /// What the checkpoint file was, kept without its tensors so the (memory-mapped) file can be released.
+    public let checkpoint: CheckpointSummary
     public let labels: [String]?
     public let preprocessing: Preprocessing
 }
@@ -18,9 +19,18 @@ public enum ModelLoader {
             let network = try VideoResNet(config: config, stateDict: dict, path: path)
             let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata)
             let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
-            return LoadedModel(path: path, network: network, stateDict: dict, labels: labels, preprocessing: preprocessing)
+            return LoadedModel(path: path, network: network,
+                               checkpoint: CheckpointSummary(format: dict.format, dtypes: dict.dtypeSummary, metadata: dict.metadata),
+                               labels: labels, preprocessing: preprocessing)
         } catch let e as CheckpointError {
             throw VidarError(e.kind == .unreadable ? .noInput : .dataError, e.description)
         }
     }
+}
+
+public struct CheckpointSummary: Sendable {
+    public let format: String
+    /// e.g. "F32" or "F16+F32".
+    public let dtypes: String
+    public let metadata: [String: String]
 }

@@ -82,14 +82,14 @@ enum ModelsCommand {
         let sha = (try? SHA256.hex(ofFile: model.path)) ?? "unreadable"
         let stages = zip(zip(config.convKinds, config.blocks), config.widths)
             .map { "\($0.0.rawValue)×\($0.1)@\($1)" }.joined(separator: ", ")
-        let labelSource = labelsFile ?? (model.stateDict.metadata[Labels.metadataKey] != nil ? "checkpoint metadata"
+        let labelSource = labelsFile ?? (model.checkpoint.metadata[Labels.metadataKey] != nil ? "checkpoint metadata"
                                          : (model.labels != nil ? "Kinetics-400" : "none"))
         let macs = layout.multiplyAdds(t: 16, h: 112, w: 112) ?? 0
         if json {
             let object: [String: Any] = [
-                "path": model.path, "format": model.stateDict.format, "architecture": config.name,
+                "path": model.path, "format": model.checkpoint.format, "architecture": config.name,
                 "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
-                "parameters": layout.parameterCount, "dtype": model.stateDict.dtypeSummary,
+                "parameters": layout.parameterCount, "dtype": model.checkpoint.dtypes,
                 "classes": config.numClasses, "labels": labelSource, "sha256": sha,
                 "multiply_adds_per_16x112x112_clip": macs,
                 "preprocessing": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(model.preprocessing))) ?? [:],
@@ -99,13 +99,13 @@ enum ModelsCommand {
         } else {
             print("""
                 path:          \(model.path)
-                format:        \(model.stateDict.format)
+                format:        \(model.checkpoint.format)
                 architecture:  \(config.name)
                 stem:          \(config.stem.rawValue), \(config.stemWidth) channels
                 stages:        \(stages)
                 classes:       \(config.numClasses) (labels: \(labelSource))
                 parameters:    \(layout.parameterCount)
-                dtype:         \(model.stateDict.dtypeSummary)
+                dtype:         \(model.checkpoint.dtypes)
                 multiply-adds: \(String(format: "%.2f", Double(macs) / 1e9)) G per 3×16×112×112 clip
                 preprocessing: \(model.preprocessing.summary)
                 sha256:        \(sha)
