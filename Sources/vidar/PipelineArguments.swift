@@ -99,3 +99,17 @@ struct PipelineArguments {
         throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(text)'")
     }
 }
+
+extension Arguments {
+    /// The FFmpeg input options `probe` and `watch` share: --format, repeatable --option KEY=VALUE, --timeout.
+    mutating func sourceOptions(maxTimeout: Double) throws -> SourceOptions {
+        var options = SourceOptions()
+        options.format = try option("--format")
+        for kv in try repeated("--option") {
+            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw UsageError("--option takes KEY=VALUE, got '\(kv)'") }
+            options.ffmpegOptions[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+        }
+        options.timeout = try doubleOption("--timeout", range: 0.1...maxTimeout) ?? 10
+        return options
+    }
+}

@@ -31,14 +31,8 @@ enum ProbeCommand {
         let fps = try args.doubleOption("--fps", range: 0.001...1000) ?? 15
         let clipLength = try args.intOption("--clip-len", range: 1...4096) ?? 16
         let stride = try args.intOption("--stride", range: 1...4096) ?? clipLength
-        var options = SourceOptions()
-        options.format = try args.option("--format")
-        for kv in try args.repeated("--option") {
-            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw UsageError("--option takes KEY=VALUE, got '\(kv)'") }
-            options.ffmpegOptions[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
-        }
+        var options = try args.sourceOptions(maxTimeout: 86400)
         options.streamIndex = try args.intOption("--stream", range: 0...1000)
-        options.timeout = try args.doubleOption("--timeout", range: 0.1...86400) ?? 10
         options.decodeThreads = try args.intOption("--threads", range: 0...64) ?? 0
         let inputs = try args.positionals()
         guard inputs.count == 1 else { throw UsageError("probe takes one input") }

@@ -30,13 +30,7 @@ enum WatchCommand {
         var args = Arguments(argv)
         if args.flag("--help") || args.flag("-h") { print(usage); return .success }
         let pipeline = try PipelineArguments(&args)
-        var source = SourceOptions()
-        source.format = try args.option("--format")
-        for kv in try args.repeated("--option") {
-            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw UsageError("--option takes KEY=VALUE, got '\(kv)'") }
-            source.ffmpegOptions[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
-        }
-        source.timeout = try args.doubleOption("--timeout", range: 0.1...3600) ?? 10
+        var source = try args.sourceOptions(maxTimeout: 3600)
         source.decodeThreads = 1
         let maxRetries = try args.intOption("--max-retries", range: 0...1_000_000)
         let outPath = try args.option("--out")
