@@ -8,6 +8,8 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 FIXTURES ?= $(CURDIR)/.fixtures
 BENCH_ARGS ?=
+# Warnings fail the build (Swift 6 language mode, strict concurrency): CI cannot land a new one.
+SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 
 .PHONY: all deps build fixtures test bench demo model eval clean
 
@@ -17,17 +19,17 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
 fixtures: deps
 	$(PYTHON) Tests/Fixtures/make_fixtures.py $(FIXTURES)
 	$(PYTHON) Tests/Fixtures/make_videos.py $(FIXTURES)
 
 test: deps fixtures
-	$(SWIFT) build -c release --build-tests
-	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build
+	$(SWIFT) build -c release --build-tests $(SWIFT_FLAGS)
+	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build $(SWIFT_FLAGS)
 	# The decode → inference ring is shared between threads: its tests also run under ThreadSanitizer.
-	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests
+	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests $(SWIFT_FLAGS)
 
 bench: build fixtures
 	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)

@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// vidar: video action recognition (FFmpeg decode → R3D-18 on OpenBLAS → smoothed timelines).
+// vidar: video action recognition (FFmpeg decode → clip ring → VideoResNet on oneDNN/OpenBLAS → segments).
 import PackageDescription
 
 let package = Package(
@@ -9,25 +9,30 @@ let package = Package(
         .library(name: "Vidar", targets: ["Vidar"]),
     ],
     targets: [
+        // C libraries, one system-library module each.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
-        .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libavdevice",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libavdevice-dev"])]),
-        .target(name: "VidarVideo", dependencies: ["CFFmpeg", "VidarNN"]),
+        // Tensors, convolution backends, the VideoResNet family, checkpoint readers.
+        .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
+        // FFmpeg sources, decode to RGB, clip sampling, the frame ring: knows nothing of the network.
+        .target(name: "VidarVideo", dependencies: ["CFFmpeg"]),
+        // Aggregator, timeline and event documents, writers: knows nothing of FFmpeg or the network.
         .target(name: "VidarStream"),
+        // The pipeline (ClipStream), the model's preprocessing, labelling, watching, model registry and fetch.
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"],
                 exclude: ["Resources/vidar-actions.report.json"],
                 resources: [.copy("Resources/vidar-actions.safetensors")]),
         .executableTarget(name: "vidar", dependencies: ["Vidar", "VidarVideo", "VidarStream"]),
-        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo"], path: "Benchmarks/VidarBench"),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
-        .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "TestSupport"]),
+        .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "VidarNN", "TestSupport"]),
         .testTarget(name: "VidarStreamTests", dependencies: ["VidarStream"]),
-        .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "TestSupport"]),
+        .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
         .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@
 // (FFmpeg decode → RGB24 → torchvision's resize/crop/normalise), beside `ffmpeg -vf scale=171:128 -f null -`
 // on the same file in the same run, for 1 and 2 decode threads.
 import Foundation
+import Vidar
 import VidarVideo
 
 struct DecodeOptions {

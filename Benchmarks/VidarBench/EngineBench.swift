@@ -86,17 +86,17 @@ func runEngineBench(_ argv: [String]) {
     if let dnnl = try? OneDNNConvolution() { backends.insert(("vidar-onednn", dnnl), at: 0) }
     var relativeError: Float = 0
     for (name, backend) in backends {
-        let workspace = Workspace()
-        let check = network.logits(input, backend: backend, workspace: workspace)
+        let session = InferenceSession(network: network, backend: backend, threads: options.threads)
+        guard let check = try? session.logits(input) else { fail("\(name): inference failed") }
         let scale = reference.data.map(abs).max()!
         let error = zip(check.data, reference.data).map { abs($0 - $1) }.max()! / scale
         guard error <= 1e-4 else { fail("\(name): logits differ from torchvision's by \(error) (relative): not timing a wrong result") }
         relativeError = max(relativeError, error)
-        for _ in 0..<options.warmup { _ = network.logits(input, backend: backend, workspace: workspace) }
+        for _ in 0..<options.warmup { _ = try? session.logits(input) }
         var times: [Double] = []
         for _ in 0..<options.runs {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = network.logits(input, backend: backend, workspace: workspace)
+            _ = try? session.logits(input)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         results.append(Measurement(name: name, seconds: times))

@@ -3,6 +3,7 @@
 //   vidar-bench decode …     decode + preprocess frames/s beside the ffmpeg CLI (see DecodeBench.swift)
 //   vidar-bench label …      end-to-end real-time factor and memory beside a Python pipeline (LabelBench.swift)
 //   vidar-bench soak …       `watch` for 30 min of stream: memory, fds, threads flat; real-time latency (SoakBench.swift)
+//   vidar-bench streams …    two streams sharing one model, one thread each, beside one stream (StreamsBench.swift)
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -13,6 +14,8 @@ case "label":
     runLabelBench(Array(arguments.dropFirst()))
 case "soak":
     runSoakBench(Array(arguments.dropFirst()))
+case "streams":
+    runStreamsBench(Array(arguments.dropFirst()))
 case "engine":
     runEngineBench(Array(arguments.dropFirst()))
 default:

@@ -1,5 +1,8 @@
-// The process exit codes every vidar command uses (sysexits.h values, documented in the README).
+// vidar's errors and exit codes. The library throws typed errors that say what failed (VidarError here,
+// VideoError, CheckpointError, NPYError, InferenceError beside their code); the CLI maps them to the exit
+// codes below in one place (Sources/vidar/ExitCodes.swift).
 
+/// The process exit codes every vidar command uses (sysexits.h values, documented in the README).
 public enum ExitCode: Int32, Sendable {
     case success = 0
     /// Some inputs of a batch failed; the others' results were written.
@@ -20,21 +23,25 @@ public enum ExitCode: Int32, Sendable {
     case interrupted = 130
 }
 
-/// An error a command reports as one line on stderr and maps to an exit code.
-public struct VidarError: Error, CustomStringConvertible {
-    public let code: ExitCode
+/// A failure of vidar's own (model files, label files, downloads, outputs), one line naming its subject.
+public struct VidarError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// An input (checkpoint, label file, model name) does not exist or cannot be opened.
+        case notFound
+        /// An input exists but its content is wrong (bad metadata, label count, hash).
+        case invalidData
+        /// The request itself is malformed (not a model name nor a URL, no hash in a file name).
+        case invalidRequest
+        /// A network resource could not be reached or answered with an error.
+        case unavailable
+        /// An output file or directory cannot be created.
+        case cannotCreate
+        /// A read or write failed part-way.
+        case ioFailed
+    }
+
+    public let kind: Kind
     public let message: String
-    public init(_ code: ExitCode, _ message: String) { self.code = code; self.message = message }
+    public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
     public var description: String { message }
 }
-
-/// Set once (e.g. by SIGINT), read from any thread.
-public final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var set = false
-    public init() {}
-    public func cancel() { lock.withLock { set = true } }
-    public var isCancelled: Bool { lock.withLock { set } }
-}
-
-import Foundation

@@ -1,6 +1,6 @@
-import Foundation
-
 // Conv3d geometry and a convolution with its BatchNorm folded in: the unit every VideoResNet layer is built from.
+import Foundation
+import Synchronization
 
 /// A 3D kernel extent, stride or padding, in (time, height, width) order.
 public struct Dims3: Equatable, Sendable, CustomStringConvertible {
@@ -46,15 +46,21 @@ public struct Conv3dGeometry: Equatable, Sendable {
         return Dims3(out(t, kernel.t, stride.t, padding.t), out(h, kernel.h, stride.h, padding.h),
                      out(w, kernel.w, stride.w, padding.w))
     }
+
+    /// The output extent for an activation, or an error when its channels or extent do not fit this layer.
+    func checkedOutputSize(_ x: Activation) throws -> Dims3 {
+        guard x.c == inChannels else {
+            throw InferenceError(description: "a \(inChannels)-channel convolution was given \(x.c) channels")
+        }
+        guard let o = outputSize(t: x.t, h: x.h, w: x.w) else {
+            throw InferenceError(description: "input \(x.t)×\(x.h)×\(x.w) is smaller than the \(kernel) kernel")
+        }
+        return o
+    }
 }
 
-private let nextLayerID = LockedCounter()
-
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func withLock<R>(_ body: (inout Int) -> R) -> R { lock.withLock { body(&value) } }
-}
+/// Layer ids, unique for the life of the process.
+private let nextLayerID = Atomic<Int>(0)
 
 /// A convolution with eval-mode BatchNorm folded in: y = conv(x, W·s) + (β − μ·s), s = γ / √(σ² + ε).
 public struct FoldedConv3d: Sendable {
@@ -70,7 +76,7 @@ public struct FoldedConv3d: Sendable {
     public init(geometry: Conv3dGeometry, weights: [Float], bias: [Float]) {
         precondition(weights.count == geometry.taps * geometry.inChannels * geometry.outChannels)
         precondition(bias.count == geometry.outChannels)
-        id = nextLayerID.withLock { id in id += 1; return id }
+        id = nextLayerID.add(1, ordering: .relaxed).newValue
         self.geometry = geometry
         self.weights = weights
         self.bias = bias

@@ -7,11 +7,12 @@ import Foundation
 public protocol ConvolutionBackend: Sendable {
     /// `x` (N, T, H, W, Cin) → (N, T', H', W', Cout); `residual`, when given, has the output's shape.
     func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
-                  workspace: Workspace) -> Activation
+                  workspace: Workspace) throws -> Activation
 }
 
-/// Scratch memory reused across layers and clips: one per stream, never shared between threads.
-public final class Workspace: @unchecked Sendable {
+/// Scratch memory reused across layers and clips: one per stream (an `InferenceSession` owns one), used by one
+/// thread at a time.
+public final class Workspace {
     /// Grows to the largest size asked for, then stays: after the first clip nothing is allocated here.
     final class Buffer {
         private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
@@ -31,6 +32,8 @@ public final class Workspace: @unchecked Sendable {
     let columns = Buffer()
     /// One plane's products with every temporal tap, before they are added into the output steps.
     let products = Buffer()
+    /// oneDNN's stream and scratchpad for this workspace, made by the first oneDNN convolution run with it.
+    var onednn: OneDNNConvolution.StreamState?
 
     public init() {}
 }
@@ -40,9 +43,9 @@ public struct ReferenceConvolution: ConvolutionBackend {
     public init() {}
 
     public func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
-                         workspace: Workspace) -> Activation {
+                         workspace: Workspace) throws -> Activation {
         let g = conv.geometry
-        guard let o = g.outputSize(t: x.t, h: x.h, w: x.w) else { preconditionFailure("input smaller than kernel") }
+        let o = try g.checkedOutputSize(x)
         let (ci, co) = (g.inChannels, g.outChannels)
         var y = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co)
         for b in 0..<x.n {

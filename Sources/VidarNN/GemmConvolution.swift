@@ -9,10 +9,9 @@ public struct GemmConvolution: ConvolutionBackend {
     public init() {}
 
     public func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
-                         workspace: Workspace) -> Activation {
+                         workspace: Workspace) throws -> Activation {
         let g = conv.geometry
-        guard let o = g.outputSize(t: x.t, h: x.h, w: x.w) else { preconditionFailure("input smaller than kernel") }
-        precondition(x.c == g.inChannels)
+        let o = try g.checkedOutputSize(x)
         let (ci, co, kt) = (g.inChannels, g.outChannels, g.kernel.t)
         let rows = o.h * o.w
         let k = g.kernel.h * g.kernel.w * ci
@@ -165,6 +164,9 @@ private let cores = ProcessInfo.processInfo.activeProcessorCount
 private func parallelRows(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
     let chunks = min(cores, count)
     guard chunks > 1 && work >= 1 << 15 else { return body(0..<count) }
+    // The chunks write disjoint row ranges, and concurrentPerform returns only after every chunk has finished,
+    // so the pointers `body` captures are never used concurrently on the same rows nor after this call.
+    nonisolated(unsafe) let body = body
     DispatchQueue.concurrentPerform(iterations: chunks) { i in body((count * i / chunks)..<(count * (i + 1) / chunks)) }
 }
 

@@ -1,112 +1,156 @@
 // A convolution backend on oneDNN (Debian's libdnnl, the library PyTorch's own CPU convolutions use), in the
-// same channels-last layout as GemmConvolution. Each (layer, input shape) is compiled once: oneDNN picks its
-// kernel and weight layout, the folded weights are reordered into it, and bias, residual (a "sum" post-op)
-// and ReLU run inside the primitive.
+// same channels-last layout as GemmConvolution. Each (layer, input shape) is compiled once and shared by every
+// stream: oneDNN picks its kernel and weight layout, the folded weights are reordered into it once, and bias,
+// residual (a "sum" post-op) and ReLU run inside the primitive. Primitives use a user-managed scratchpad, which
+// oneDNN documents as safe to execute concurrently, so each stream runs them on its own oneDNN stream with its
+// own scratchpad (kept in the stream's Workspace) and no lock is held while a convolution runs.
 import CDNNL
 import Foundation
+import Synchronization
 
-public struct OneDNNError: Error, CustomStringConvertible {
-    public let description: String
-}
-
-public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
-    private let engine: dnnl_engine_t
-    private let stream: dnnl_stream_t
-    private let lock = NSLock()
-    private var compiled: [Key: Compiled] = [:]
+public final class OneDNNConvolution: ConvolutionBackend {
+    private let engine: Engine
+    private let cache = Mutex(Cache())
 
     /// How many primitives are compiled now (for tests of the bound).
-    public var compiledCount: Int { lock.withLock { compiled.count } }
-
-    struct Key: Hashable {
-        let layer: Int, n: Int, t: Int, h: Int, w: Int
-        let residual: Bool, relu: Bool
-    }
+    public var compiledCount: Int { cache.withLock { $0.compiled.count } }
 
     /// Compiled primitives kept at most: enough for every layer at a few input shapes. Past it the cache starts
     /// over, so a stream of ever-changing clip sizes cannot grow memory without bound.
     public static let maxCompiled = 256
 
-    /// A oneDNN memory object owned by Swift.
-    final class Memory {
+    /// A primitive is compiled for one input shape and one thread count: oneDNN splits the work for the thread
+    /// count it sees when it creates the primitive and runs that many threads, whatever the caller's setting.
+    struct Key: Hashable {
+        let layer: Int, n: Int, t: Int, h: Int, w: Int
+        let residual: Bool, relu: Bool
+        let threads: Int32
+    }
+
+    struct Cache {
+        var compiled: [Key: Compiled] = [:]
+        /// A layer's weights in each oneDNN layout some input shape chose for it.
+        var packed: [Int: [PackedWeights]] = [:]
+    }
+
+    /// The CPU engine: oneDNN engines are thread-safe, the wrapper only owns its lifetime.
+    final class Engine: @unchecked Sendable {
+        let handle: dnnl_engine_t
+        init() throws {
+            var e: dnnl_engine_t?
+            try check(dnnl_engine_create(&e, dnnl_cpu, 0), "creating the CPU engine")
+            handle = e!
+        }
+        deinit { dnnl_engine_destroy(handle) }
+    }
+
+    /// A oneDNN memory object owned by Swift. Shared ones (packed weights, bias) are written once, before they
+    /// are published in the cache, and only read afterwards.
+    final class Memory: @unchecked Sendable {
         let handle: dnnl_memory_t
         init(_ handle: dnnl_memory_t) { self.handle = handle }
         deinit { dnnl_memory_destroy(handle) }
     }
 
     /// A layer's weights reordered into one oneDNN layout, shared by every input shape that chose that layout.
-    struct PackedWeights {
+    struct PackedWeights: Sendable {
         let layout: dnnl_memory_desc_t
         let weights: Memory
         let bias: Memory
     }
 
-    /// One ready primitive; src/dst memories get the caller's pointers per call.
-    final class Compiled {
+    /// One ready primitive with the layouts its arguments take. Immutable once made; executed concurrently by
+    /// several streams, each with its own scratchpad (oneDNN: user scratchpad mode is thread-safe).
+    final class Compiled: @unchecked Sendable {
         let primitive: dnnl_primitive_t
         let packed: PackedWeights
-        let src: Memory, dst: Memory
+        let src: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, scratchpad: dnnl_memory_desc_t
+        let scratchpadBytes: Int
 
-        init(primitive: dnnl_primitive_t, packed: PackedWeights, src: Memory, dst: Memory) {
-            (self.primitive, self.packed, self.src, self.dst) = (primitive, packed, src, dst)
+        init(primitive: dnnl_primitive_t, packed: PackedWeights, src: dnnl_memory_desc_t, dst: dnnl_memory_desc_t,
+             scratchpad: dnnl_memory_desc_t) {
+            (self.primitive, self.packed, self.src, self.dst, self.scratchpad) = (primitive, packed, src, dst, scratchpad)
+            var md = scratchpad
+            scratchpadBytes = dnnl_memory_desc_get_size(&md)
         }
 
         deinit { dnnl_primitive_destroy(primitive) }
     }
 
-    private var packedWeights: [Int: [PackedWeights]] = [:]
+    /// One stream's oneDNN state: its oneDNN stream and scratchpad, grown once to the largest layer's need.
+    final class StreamState {
+        let engine: Engine
+        let stream: dnnl_stream_t
+        private var scratchpad: UnsafeMutableRawPointer?
+        private var capacity = 0
+
+        init(engine: Engine) throws {
+            var s: dnnl_stream_t?
+            try check(dnnl_stream_create(&s, engine.handle, dnnl_stream_default_flags.rawValue), "creating a stream")
+            self.engine = engine
+            stream = s!
+        }
+
+        deinit {
+            dnnl_stream_destroy(stream)
+            scratchpad?.deallocate()
+        }
+
+        /// Runs `c` from `src` into `dst` (which holds the residual when the primitive sums one).
+        func execute(_ c: Compiled, src: UnsafeRawPointer, dst: UnsafeMutableRawPointer) throws {
+            var srcMD = c.src, dstMD = c.dst, scratchMD = c.scratchpad
+            var srcMemory: dnnl_memory_t?, dstMemory: dnnl_memory_t?, scratchMemory: dnnl_memory_t?
+            defer { [srcMemory, dstMemory, scratchMemory].forEach { dnnl_memory_destroy($0) } }
+            try check(dnnl_memory_create(&srcMemory, &srcMD, engine.handle, UnsafeMutableRawPointer(mutating: src)), "src memory")
+            try check(dnnl_memory_create(&dstMemory, &dstMD, engine.handle, dst), "dst memory")
+            var args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_SRC, memory: srcMemory),
+                        dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_WEIGHTS, memory: c.packed.weights.handle),
+                        dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_BIAS, memory: c.packed.bias.handle),
+                        dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_DST, memory: dstMemory)]
+            if c.scratchpadBytes > 0 {
+                if c.scratchpadBytes > capacity {
+                    scratchpad?.deallocate()
+                    scratchpad = .allocate(byteCount: c.scratchpadBytes, alignment: 64)
+                    capacity = c.scratchpadBytes
+                }
+                try check(dnnl_memory_create(&scratchMemory, &scratchMD, engine.handle, scratchpad), "scratchpad memory")
+                args.append(dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_SCRATCHPAD, memory: scratchMemory))
+            }
+            try check(dnnl_primitive_execute(c.primitive, stream, Int32(args.count), args), "executing a convolution")
+            try check(dnnl_stream_wait(stream), "waiting for a convolution")
+        }
+    }
 
     public init() throws {
-        var e: dnnl_engine_t?
-        try check(dnnl_engine_create(&e, dnnl_cpu, 0), "creating the CPU engine")
-        var s: dnnl_stream_t?
-        try check(dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue), "creating a stream")
-        engine = e!
-        stream = s!
+        engine = try Engine()
     }
-
-    deinit {
-        compiled.removeAll()
-        packedWeights.removeAll()
-        dnnl_stream_destroy(stream)
-        dnnl_engine_destroy(engine)
-    }
-
-    /// oneDNN's threads come from OpenMP, not OpenBLAS.
-    public static func setThreads(_ n: Int) { omp_set_num_threads(Int32(max(1, n))) }
 
     public func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
-                         workspace: Workspace) -> Activation {
+                         workspace: Workspace) throws -> Activation {
         let g = conv.geometry
-        guard let o = g.outputSize(t: x.t, h: x.h, w: x.w) else { preconditionFailure("input smaller than kernel") }
-        let key = Key(layer: conv.id, n: x.n, t: x.t, h: x.h, w: x.w, residual: residual != nil, relu: relu)
-        let c: Compiled
-        do { c = try lock.withLock { try compiled[key] ?? compile(conv, x, key) } } catch {
-            preconditionFailure("oneDNN: \(error)")
-        }
+        let o = try g.checkedOutputSize(x)
+        let key = Key(layer: conv.id, n: x.n, t: x.t, h: x.h, w: x.w, residual: residual != nil, relu: relu,
+                      threads: omp_get_max_threads())
+        let c = try cache.withLock { cache in try cache.compiled[key] ?? compile(conv, x, key, into: &cache) }
+        if workspace.onednn?.engine !== engine { workspace.onednn = try StreamState(engine: engine) }
+        let state = workspace.onednn!
+        let count = x.n * o.t * o.h * o.w * g.outChannels
         // The "sum" post-op adds what dst holds, so dst starts as the residual.
-        var out = residual?.data ?? [Float](unsafeUninitializedCapacity: x.n * o.t * o.h * o.w * g.outChannels) { $1 = $0.count }
-        precondition(out.count == x.n * o.t * o.h * o.w * g.outChannels)
-        x.data.withUnsafeBufferPointer { xb in
-            out.withUnsafeMutableBufferPointer { yb in
-                lock.withLock {
-                    dnnl_memory_set_data_handle(c.src.handle, UnsafeMutableRawPointer(mutating: xb.baseAddress!))
-                    dnnl_memory_set_data_handle(c.dst.handle, yb.baseAddress!)
-                    let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_SRC, memory: c.src.handle),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_WEIGHTS, memory: c.packed.weights.handle),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_BIAS, memory: c.packed.bias.handle),
-                                dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_DST, memory: c.dst.handle)]
-                    let status = dnnl_primitive_execute(c.primitive, stream, Int32(args.count), args)
-                    precondition(status == dnnl_success && dnnl_stream_wait(stream) == dnnl_success, "oneDNN execution failed")
-                }
+        var out = residual?.data ?? [Float](unsafeUninitializedCapacity: count) { $1 = $0.count }
+        guard out.count == count else {
+            throw InferenceError(description: "residual of \(out.count) values for an output of \(count)")
+        }
+        try x.data.withUnsafeBufferPointer { xb in
+            try out.withUnsafeMutableBufferPointer { yb in
+                try state.execute(c, src: UnsafeRawPointer(xb.baseAddress!), dst: UnsafeMutableRawPointer(yb.baseAddress!))
             }
         }
         return Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: g.outChannels, data: out)
     }
 
-    private func compile(_ conv: FoldedConv3d, _ x: Activation, _ key: Key) throws -> Compiled {
+    private func compile(_ conv: FoldedConv3d, _ x: Activation, _ key: Key, into cache: inout Cache) throws -> Compiled {
         let g = conv.geometry
-        let o = g.outputSize(t: x.t, h: x.h, w: x.w)!
+        let o = try g.checkedOutputSize(x)
         var srcMD = dnnl_memory_desc_t(), dstMD = dnnl_memory_desc_t(), anyWeights = dnnl_memory_desc_t()
         var biasMD = dnnl_memory_desc_t(), userWeights = dnnl_memory_desc_t()
         let weightDims: [Int64] = g.torchWeightShape.map(Int64.init)
@@ -136,25 +180,26 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
         try check(dnnl_primitive_attr_create(&attr), "attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
         try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "user scratchpad")
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "primitive descriptor")
+        try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine.handle, nil), "primitive descriptor")
         defer { dnnl_primitive_desc_destroy(pd) }
         var primitive: dnnl_primitive_t?
         try check(dnnl_primitive_create(&primitive, pd), "primitive")
 
         let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
-        let packed = try packedWeights[conv.id]?.first { var l = $0.layout; return dnnl_memory_desc_equal(&l, chosen) != 0 }
+        let packed = try cache.packed[conv.id]?.first { var l = $0.layout; return dnnl_memory_desc_equal(&l, chosen) != 0 }
             ?? pack(conv, into: chosen, userLayout: &userWeights, biasLayout: &biasMD)
-        var src: dnnl_memory_t?, dst: dnnl_memory_t?
-        try check(dnnl_memory_create(&src, &srcMD, engine, nil), "src memory")
-        try check(dnnl_memory_create(&dst, &dstMD, engine, nil), "dst memory")
-        let c = Compiled(primitive: primitive!, packed: packed, src: Memory(src!), dst: Memory(dst!))
-        if compiled.count >= Self.maxCompiled {
-            compiled.removeAll()
-            packedWeights.removeAll()
-            packedWeights[conv.id] = [packed]
+        let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
+        let c = Compiled(primitive: primitive!, packed: packed, src: srcMD, dst: dstMD, scratchpad: scratchpad)
+        if cache.compiled.count >= Self.maxCompiled {
+            cache.compiled.removeAll()
+            cache.packed.removeAll()
         }
-        compiled[key] = c
+        cache.compiled[key] = c
+        if !(cache.packed[conv.id]?.contains { $0.weights === packed.weights } ?? false) {
+            cache.packed[conv.id, default: []].append(packed)
+        }
         return c
     }
 
@@ -167,32 +212,33 @@ public final class OneDNNConvolution: ConvolutionBackend, @unchecked Sendable {
             torchLayout[(out * g.inChannels + i) * taps + tap] = conv.weights[g.weightIndex(tap: tap, input: i, output: out)]
         }}}
         var weights: dnnl_memory_t?, user: dnnl_memory_t?, bias: dnnl_memory_t?
-        try check(dnnl_memory_create(&weights, layout, engine, vidar_dnnl_memory_allocate()), "weights memory")
+        try check(dnnl_memory_create(&weights, layout, engine.handle, vidar_dnnl_memory_allocate()), "weights memory")
         let owned = Memory(weights!)
+        let stream = try StreamState(engine: engine)
         try torchLayout.withUnsafeMutableBytes { raw in
-            try check(dnnl_memory_create(&user, &userLayout, engine, raw.baseAddress), "user weights memory")
+            try check(dnnl_memory_create(&user, &userLayout, engine.handle, raw.baseAddress), "user weights memory")
             defer { dnnl_memory_destroy(user) }
             var rpd: dnnl_primitive_desc_t?
-            try check(dnnl_reorder_primitive_desc_create(&rpd, &userLayout, engine, layout, engine, nil), "reorder")
+            try check(dnnl_reorder_primitive_desc_create(&rpd, &userLayout, engine.handle, layout, engine.handle, nil), "reorder")
             defer { dnnl_primitive_desc_destroy(rpd) }
             var reorder: dnnl_primitive_t?
             try check(dnnl_primitive_create(&reorder, rpd), "reorder primitive")
             defer { dnnl_primitive_destroy(reorder) }
             let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_FROM, memory: user), dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_TO, memory: weights)]
-            try check(dnnl_primitive_execute(reorder, stream, 2, args), "reordering weights")
-            try check(dnnl_stream_wait(stream), "reordering weights")
+            try check(dnnl_primitive_execute(reorder, stream.stream, 2, args), "reordering weights")
+            try check(dnnl_stream_wait(stream.stream), "reordering weights")
         }
-        try check(dnnl_memory_create(&bias, &biasLayout, engine, vidar_dnnl_memory_allocate()), "bias memory")
+        try check(dnnl_memory_create(&bias, &biasLayout, engine.handle, vidar_dnnl_memory_allocate()), "bias memory")
         let ownedBias = Memory(bias!)
         var handle: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(bias, &handle), "bias handle")
         conv.bias.withUnsafeBytes { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        let packed = PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias)
-        packedWeights[conv.id, default: []].append(packed)
-        return packed
+        return PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias)
     }
 }
 
 private func check(_ status: dnnl_status_t, _ what: String) throws {
-    guard status == dnnl_success else { throw OneDNNError(description: "\(what) failed (dnnl status \(status.rawValue))") }
+    guard status == dnnl_success else {
+        throw InferenceError(description: "oneDNN: \(what) failed (dnnl status \(status.rawValue))")
+    }
 }

@@ -72,19 +72,19 @@ public struct VideoResNet: Sendable {
         return nil
     }
 
-    /// (N, C, T, H, W) clips → (N, classes) logits.
-    public func logits(_ input: Tensor, backend: ConvolutionBackend = Backends.standard,
-                       workspace: Workspace = Workspace()) -> Tensor {
-        precondition(inputShapeError(input.shape) == nil, inputShapeError(input.shape)!)
+    /// (N, C, T, H, W) clips → (N, classes) logits, with one stream's scratch memory. Callers normally go
+    /// through `InferenceSession`, which keeps the workspace for the stream's life.
+    public func logits(_ input: Tensor, backend: ConvolutionBackend, workspace: Workspace) throws -> Tensor {
+        if let problem = inputShapeError(input.shape) { throw InferenceError(description: problem) }
         var x = Activation(ncthw: input)
-        x = Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
+        x = try Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
         for stage in stages {
             for block in stage {
-                let shortcut = block.downsample.map {
-                    backend.convolve($0, x, residual: nil, relu: false, workspace: workspace)
+                let shortcut = try block.downsample.map {
+                    try backend.convolve($0, x, residual: nil, relu: false, workspace: workspace)
                 } ?? x
-                let y = Self.chain(block.conv1, x, residual: nil, backend: backend, workspace: workspace)
-                x = Self.chain(block.conv2, y, residual: shortcut, backend: backend, workspace: workspace)
+                let y = try Self.chain(block.conv1, x, residual: nil, backend: backend, workspace: workspace)
+                x = try Self.chain(block.conv2, y, residual: shortcut, backend: backend, workspace: workspace)
             }
         }
         return classify(averagePool(x))
@@ -92,10 +92,10 @@ public struct VideoResNet: Sendable {
 
     /// Convolutions in sequence with ReLU after each; the residual, if any, is added before the last ReLU.
     private static func chain(_ convs: [FoldedConv3d], _ x: Activation, residual: Activation?,
-                              backend: ConvolutionBackend, workspace: Workspace) -> Activation {
+                              backend: ConvolutionBackend, workspace: Workspace) throws -> Activation {
         var y = x
         for (i, conv) in convs.enumerated() {
-            y = backend.convolve(conv, y, residual: i == convs.count - 1 ? residual : nil, relu: true, workspace: workspace)
+            y = try backend.convolve(conv, y, residual: i == convs.count - 1 ? residual : nil, relu: true, workspace: workspace)
         }
         return y
     }
@@ -129,35 +129,4 @@ public struct VideoResNet: Sendable {
 
     /// Learnable parameters, as PyTorch counts them.
     public var parameterCount: Int { VideoResNetLayout(config).parameterCount }
-}
-
-/// The convolution backends by name, and the one used when none is named.
-public enum Backends {
-    public static let names = ["onednn", "gemm", "reference"]
-
-    /// oneDNN when it initialises (measured ~2.4× faster than the OpenBLAS path here), else OpenBLAS gemm.
-    public static let standard: ConvolutionBackend = (try? OneDNNConvolution()) ?? GemmConvolution()
-
-    public static func named(_ name: String) throws -> ConvolutionBackend {
-        switch name {
-        case "auto": return standard
-        case "onednn": return try OneDNNConvolution()
-        case "gemm": return GemmConvolution()
-        case "reference": return ReferenceConvolution()
-        default: throw OneDNNError(description: "unknown backend '\(name)' (auto, \(names.joined(separator: ", ")))")
-        }
-    }
-
-    /// Threads for every library that computes: OpenBLAS (gemm backend, fc) and OpenMP (oneDNN).
-    public static func setThreads(_ n: Int) {
-        BLAS.setThreads(n)
-        OneDNNConvolution.setThreads(n)
-    }
-}
-
-/// OpenBLAS's thread count and core name, so callers can keep BLAS from fighting the decode thread.
-public enum BLAS {
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-    public static var coreName: String { String(cString: openblas_get_corename()) }
 }

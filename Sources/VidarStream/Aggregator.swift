@@ -77,7 +77,7 @@ public struct Segment: Codable, Equatable, Sendable {
 
 /// The streaming segmenter. Feed clips in time order with `push`; closed segments come back as they close.
 /// `finish` closes the last one. Segments are contiguous, never overlap, and cover [first start, last end].
-public struct Aggregator {
+public struct Aggregator: Sendable {
     public let options: AggregatorOptions
     public let labels: [String]
 
@@ -107,11 +107,19 @@ public struct Aggregator {
     }
 
     /// The segment in progress: label (nil = no_action), start, and its mean and peak smoothed probability so far.
-    public var openSegment: (classIndex: Int?, label: String, start: Double, score: Double, peak: Double)? {
+    public struct OpenSegment: Sendable, Equatable {
+        public let classIndex: Int?
+        public let label: String
+        public let start: Double
+        public let score: Double
+        public let peak: Double
+    }
+
+    public var openSegment: OpenSegment? {
         guard let begin = openStart else { return nil }
         let n = Double(max(count, 1))
         let score = current.map { sums.isEmpty ? 0 : sums[$0] / n } ?? noActionSum / n
-        return (current, current.map(name) ?? Segment.noActionLabel, begin, score, peak)
+        return OpenSegment(classIndex: current, label: current.map(name) ?? Segment.noActionLabel, start: begin, score: score, peak: peak)
     }
 
     /// Adds one clip; returns the segments this clip closed (in order).

@@ -21,10 +21,17 @@ public struct SamplingOptions: Sendable, Equatable, Codable {
 
     /// torchvision evaluated its Kinetics video ResNets at 15 fps with 16-frame clips.
     public init(fps: Double? = 15, clipLength: Int = 16, stride: Int? = nil) {
-        precondition(clipLength >= 1 && (stride ?? clipLength) >= 1 && (fps ?? 1) > 0)
         self.fps = fps
         self.clipLength = clipLength
         self.stride = stride ?? clipLength
+    }
+
+    /// Why these options cannot sample a video (they may come from a model's metadata); nil when they can.
+    public var validationError: String? {
+        if clipLength < 1 { return "clip length \(clipLength) is not at least 1" }
+        if stride < 1 { return "stride \(stride) is not at least 1" }
+        if let fps, !(fps > 0 && fps.isFinite) { return "sampling rate \(fps) fps is not a positive number" }
+        return nil
     }
 }
 

@@ -3,7 +3,8 @@
 // the ring is full the oldest item is overwritten and the drop counted.
 import Foundation
 
-public final class FrameRing<Element>: @unchecked Sendable {
+/// `@unchecked Sendable`: every stored property is read and written only while `condition` is locked.
+public final class FrameRing<Element: Sendable>: @unchecked Sendable {
     public enum Policy: String, Sendable { case block, dropOldest = "drop-oldest" }
 
     public let capacity: Int
@@ -17,9 +18,9 @@ public final class FrameRing<Element>: @unchecked Sendable {
 
     /// With drop-oldest, only items this accepts are ever overwritten (e.g. clips, not control markers); when
     /// none is droppable the producer waits like `block`.
-    private let droppable: (Element) -> Bool
+    private let droppable: @Sendable (Element) -> Bool
 
-    public init(capacity: Int, policy: Policy, droppable: @escaping (Element) -> Bool = { _ in true }) {
+    public init(capacity: Int, policy: Policy, droppable: @escaping @Sendable (Element) -> Bool = { _ in true }) {
         precondition(capacity >= 1)
         self.capacity = capacity
         self.policy = policy
@@ -58,11 +59,12 @@ public final class FrameRing<Element>: @unchecked Sendable {
         return nil
     }
 
-    /// The oldest item, waiting while the ring is empty; nil once it is closed and drained.
-    public func pop() -> Element? {
+    /// The oldest item, waiting while the ring is empty (unless `wait` is false); nil once it is closed and
+    /// drained, or when it is empty and `wait` is false.
+    public func pop(wait: Bool = true) -> Element? {
         condition.lock()
         defer { condition.unlock() }
-        while count == 0 && !closed { condition.wait() }
+        while wait && count == 0 && !closed { condition.wait() }
         guard count > 0 else { return nil }
         let item = slots[head]
         slots[head] = nil

@@ -4,9 +4,9 @@
 import CFFmpeg
 import Foundation
 
-/// How to open an input: an explicit demuxer (`-f`), FFmpeg options (`rtsp_transport=tcp`, `framerate=30`…),
-/// the stream to decode, and the timeout for each blocking call.
 /// Stops every MediaSource it is given to, at once, including one still connecting (shutdown of a live reader).
+/// `@unchecked Sendable`: FFmpeg's interrupt callback (C) reads the flag through a pointer, so it is a C int
+/// that is only ever accessed with atomic loads and stores (shim.h), never through Swift.
 public final class StopToken: @unchecked Sendable {
     let flag: UnsafeMutablePointer<Int32>
     public init() {
@@ -18,6 +18,8 @@ public final class StopToken: @unchecked Sendable {
     public var isStopped: Bool { vidar_flag_get(flag) != 0 }
 }
 
+/// How to open an input: an explicit demuxer (`-f`), FFmpeg options (`rtsp_transport=tcp`, `framerate=30`…),
+/// the stream to decode, and the timeout for each blocking call.
 public struct SourceOptions: Sendable {
     public var stopToken: StopToken?
     public var format: String?
@@ -312,7 +314,7 @@ public final class MediaSource {
     static func message(_ code: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         vidar_error_string(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func openError(_ rc: Int32, url: String) -> VideoError {

@@ -47,8 +47,8 @@ enum InferCommand {
         }
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsPath)
         let input = try readTensor(inputPath)
-        if let problem = model.network.inputShapeError(input.shape) { throw VidarError(.dataError, "\(inputPath): \(problem)") }
-        let logits = model.network.logits(input, backend: backend)
+        if let problem = model.network.inputShapeError(input.shape) { throw VidarError(.invalidData, "\(inputPath): \(problem)") }
+        let logits = try InferenceSession(network: model.network, backend: backend, threads: threads).logits(input)
         try AtomicFile.write(NPY.encode(logits), to: outputPath)
         if topk > 0 { printTop(logits, k: topk, labels: model.labels) }
         return .success
@@ -57,13 +57,13 @@ enum InferCommand {
     static func readTensor(_ path: String) throws -> Tensor {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw VidarError(.noInput, "\(path): no such file")
+            throw VidarError(.notFound, "\(path): no such file")
         }
         guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
-            throw VidarError(.noInput, "\(path): cannot be read (a directory, or permission denied)")
+            throw VidarError(.notFound, "\(path): cannot be read (a directory, or permission denied)")
         }
         do { return try NPY.decode(data) } catch let e as NPYError {
-            throw VidarError(.dataError, "\(path): \(e.reason)")
+            throw VidarError(.invalidData, "\(path): \(e.reason)")
         }
     }
 

@@ -60,40 +60,41 @@ enum LabelCommand {
         options.batch = batch
         options.keepClips = keepClips
         options.topK = pipeline.topK
-        let labeller = Labeller(model: model, options: options, backend: backend)
+        let labeller = Labeller(model: model, options: options, backend: backend, threads: pipeline.threads)
 
-        let cancel = CancellationFlag()
-        let interrupts = installInterruptHandler(cancel)
+        let cancellation = labeller.cancellation
+        let interrupts = installInterruptHandler(cancellation)
         defer { interrupts.cancel() }
         let showBar = progressMode == "auto" && isatty(STDERR_FILENO) == 1
         var failures = 0
         for input in inputs {
-            if cancel.isCancelled { break }
+            if cancellation.isCancelled { break }
             do {
                 let timeline = try labeller.label(input, progress: { p in
                     if progressMode == "json" { printProgressLine(p) } else if showBar { printBar(p) }
-                }, cancelled: { cancel.isCancelled })
+                })
                 if showBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 let data = format.encode(timeline)
                 if let path = destination(input) { try AtomicFile.write(data, to: path) } else { FileHandle.standardOutput.write(data) }
                 if !quiet { summarize(timeline, to: destination(input)) }
-            } catch let e as VidarError {
+            } catch {
                 if showBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                FileHandle.standardError.write(Data("vidar: \(e.message)\n".utf8))
+                if cancellation.isCancelled { break }
+                FileHandle.standardError.write(Data("vidar: \(error)\n".utf8))
                 failures += 1
             }
         }
-        if cancel.isCancelled { return .interrupted }
+        if cancellation.isCancelled { return .interrupted }
         return failures == 0 ? .success : .partialFailure
     }
 
     /// First SIGINT: finish the current file's timeline as incomplete. Second: leave at once.
-    static func installInterruptHandler(_ cancel: CancellationFlag) -> DispatchSourceSignal {
+    static func installInterruptHandler(_ cancellation: LabelCancellation) -> DispatchSourceSignal {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
-            if cancel.isCancelled { exit(ExitCode.interrupted.rawValue) }
-            cancel.cancel()
+            if cancellation.isCancelled { exit(ExitCode.interrupted.rawValue) }
+            cancellation.cancel()
         }
         source.resume()
         return source

@@ -1,5 +1,6 @@
 // `vidar models list | fetch | inspect`: what checkpoints exist, getting torchvision's, and what a file holds.
 import Foundation
+import Synchronization
 import Vidar
 
 enum ModelsCommand {
@@ -54,15 +55,15 @@ enum ModelsCommand {
         let specs = try args.positionals()
         guard specs.count == 1 else { throw UsageError("fetch takes one model name or URL") }
         let terminal = isatty(STDERR_FILENO) == 1
-        var lastShown = -1
+        let lastShown = Mutex(-1)
+        let name = specs[0]
         let fetcher = ModelFetcher(cacheDirectory: cache) { received, expected in
             guard terminal else { return }
             let mb = Double(received) / 1e6
             let percent = expected > 0 ? Int(100 * received / expected) : -1
-            guard percent != lastShown else { return }
-            lastShown = percent
-            let text = expected > 0 ? String(format: "\r%@: %3d%% %.1f/%.1f MB", specs[0], percent, mb, Double(expected) / 1e6)
-                                    : String(format: "\r%@: %.1f MB", specs[0], mb)
+            guard lastShown.withLock({ shown in defer { shown = percent }; return shown != percent }) else { return }
+            let text = expected > 0 ? String(format: "\r%@: %3d%% %.1f/%.1f MB", name, percent, mb, Double(expected) / 1e6)
+                                    : String(format: "\r%@: %.1f MB", name, mb)
             FileHandle.standardError.write(Data(text.utf8))
         }
         let path = try fetcher.fetch(specs[0], baseURL: base)

@@ -37,40 +37,36 @@ enum ProbeCommand {
         let inputs = try args.positionals()
         guard inputs.count == 1 else { throw UsageError("probe takes one input") }
 
-        do {
-            let source = try MediaSource(url: inputs[0], options: options)
-            let i = source.info
-            var object: [String: Any] = [
-                "input": inputs[0], "container": i.container, "codec": i.codec, "pixel_format": i.pixelFormat,
-                "width": i.width, "height": i.height, "coded_width": i.codedWidth, "coded_height": i.codedHeight,
-                "rotation": i.rotation, "stream": i.streamIndex,
-                "frame_rate": i.frameRate.map { $0 as Any } ?? NSNull(), "duration": i.duration.map { $0 as Any } ?? NSNull(),
-            ]
-            if count {
-                var builder = ClipBuilder(options: SamplingOptions(fps: fps, clipLength: clipLength, stride: stride))
-                var clips = 0, padded = false
-                var first: Double?, last: Double?
-                while let frame = try source.nextFrame() {
-                    if first == nil { first = frame.time }
-                    last = frame.time
-                    clips += builder.push(frame).count
-                }
-                let tail = builder.finish()
-                clips += tail.count
-                padded = tail.contains { $0.padded }
-                object["frames_decoded"] = source.framesDecoded
-                object["corrupt_frames_skipped"] = source.corruptFrames
-                object["first_frame_time"] = first ?? NSNull()
-                object["last_frame_time"] = last ?? NSNull()
-                object["clips"] = clips
-                object["sampling"] = ["fps": fps, "clip_length": clipLength, "stride": stride] as [String: Any]
-                object["shorter_than_one_clip"] = padded
+        let source = try MediaSource(url: inputs[0], options: options)
+        let i = source.info
+        var object: [String: Any] = [
+            "input": inputs[0], "container": i.container, "codec": i.codec, "pixel_format": i.pixelFormat,
+            "width": i.width, "height": i.height, "coded_width": i.codedWidth, "coded_height": i.codedHeight,
+            "rotation": i.rotation, "stream": i.streamIndex,
+            "frame_rate": i.frameRate.map { $0 as Any } ?? NSNull(), "duration": i.duration.map { $0 as Any } ?? NSNull(),
+        ]
+        if count {
+            var builder = ClipBuilder(options: SamplingOptions(fps: fps, clipLength: clipLength, stride: stride))
+            var clips = 0, padded = false
+            var first: Double?, last: Double?
+            while let frame = try source.nextFrame() {
+                if first == nil { first = frame.time }
+                last = frame.time
+                clips += builder.push(frame).count
             }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-            return .success
-        } catch let e as VideoError {
-            throw VidarError(e)
+            let tail = builder.finish()
+            clips += tail.count
+            padded = tail.contains { $0.padded }
+            object["frames_decoded"] = source.framesDecoded
+            object["corrupt_frames_skipped"] = source.corruptFrames
+            object["first_frame_time"] = first ?? NSNull()
+            object["last_frame_time"] = last ?? NSNull()
+            object["clips"] = clips
+            object["sampling"] = ["fps": fps, "clip_length": clipLength, "stride": stride] as [String: Any]
+            object["shorter_than_one_clip"] = padded
         }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+        return .success
     }
 }

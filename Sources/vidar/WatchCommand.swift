@@ -12,7 +12,7 @@ enum WatchCommand {
         segment_start, segment_update, segment_end, stream_lost, stream_restored, stats. Reconnects on EOF, error
         or timeout with capped, jittered exponential backoff. SIGINT/SIGTERM end open segments, flush, exit 0.
 
-        \\(PipelineArguments.usage)
+        \(PipelineArguments.usage)
         source:
           --format NAME         force FFmpeg's input format (e.g. v4l2, mpegts, mjpeg)
           --option K=V          an FFmpeg input option, repeatable (e.g. rtsp_transport=tcp)
@@ -41,7 +41,7 @@ enum WatchCommand {
 
         let out: FileHandle
         if let outPath {
-            if !FileManager.default.fileExists(atPath: outPath) { FileManager.default.createFile(atPath: outPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: outPath) { _ = FileManager.default.createFile(atPath: outPath, contents: nil) }
             guard let h = FileHandle(forWritingAtPath: outPath) else {
                 throw VidarError(.cannotCreate, "\(outPath): cannot open the events file for writing")
             }
@@ -53,24 +53,23 @@ enum WatchCommand {
         let (model, backend, sampling, aggregator) = try pipeline.load()
         var options = WatchOptions(sampling: sampling, aggregator: aggregator)
         options.source = source
-        options.maxRetries = maxRetries
+        options.reconnect = Reconnect(maxRetries: maxRetries)
         options.updateInterval = updates
         options.statsInterval = statsInterval
 
-        let stop = CancellationFlag()
+        let watcher = try Watcher(url: urls[0], model: model, options: options, backend: backend, threads: pipeline.threads) { event in
+            out.write(event.jsonLine() + Data("\n".utf8))
+        }
+        let stream = watcher.stream
         var handlers: [DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { stop.cancel() }
+            s.setEventHandler { stream.stop() }
             s.resume()
             handlers.append(s)
         }
         defer { handlers.forEach { $0.cancel() } }
-        let watcher = Watcher(url: urls[0], model: model, options: options, backend: backend) { event in
-            guard let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-            out.write(data + Data("\n".utf8))
-        }
-        return watcher.run(stop: stop)
+        return try watcher.run() == .gaveUp ? .unavailable : .success
     }
 }

@@ -44,12 +44,9 @@ func runCommand(_ argv: [String]) -> ExitCode {
     } catch let e as UsageError {
         printError("\(command): \(e.description) (see `vidar \(command) --help`)")
         return .usage
-    } catch let e as VidarError {
-        printError(e.message)
-        return e.code
     } catch {
         printError("\(error)")
-        return .ioError
+        return ExitCode(for: error)
     }
 }
 

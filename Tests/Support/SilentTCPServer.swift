@@ -1,15 +1,15 @@
 // A TCP listener on 127.0.0.1 that accepts connections and never sends a byte: a dead camera, for timeout tests.
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public final class SilentTCPServer: @unchecked Sendable {
+public final class SilentTCPServer: Sendable {
     public let port: Int
     private let listener: Int32
-    private var clients: [Int32] = []
-    private let lock = NSLock()
-    private var running = true
+    /// Accepted connections, and whether the server still runs.
+    private let state = Mutex<(clients: [Int32], running: Bool)>(([], true))
 
     public init() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -31,17 +31,17 @@ public final class SilentTCPServer: @unchecked Sendable {
             while true {
                 let fd = accept(listener, nil, nil)
                 guard fd >= 0 else { return }
-                lock.withLock { clients.append(fd) }
+                state.withLock { $0.clients.append(fd) }
             }
         }
     }
 
     public func stop() {
-        lock.withLock {
-            guard running else { return }
-            running = false
-            clients.forEach { close($0) }
+        let wasRunning = state.withLock { s in
+            defer { s.running = false; s.clients.forEach { close($0) }; s.clients = [] }
+            return s.running
         }
+        guard wasRunning else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

@@ -2,6 +2,7 @@
 // server up. Built on posix_spawn + waitpid: Foundation's Process waits by spinning a run loop that Swift
 // Testing's tasks never drive, so its exit is never observed there.
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,11 +19,11 @@ public struct ProcessTimeout: Error, CustomStringConvertible {
 }
 
 /// A spawned child with its stdout and stderr on pipes.
-public final class ChildProcess {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let stdout: FileHandle
     public let stderr: FileHandle
-    private(set) var exitStatus: Int32?
+    private let exitStatus = Mutex<Int32?>(nil)
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
@@ -64,12 +65,14 @@ public final class ChildProcess {
     /// Reaps the child if it has exited; returns its exit status (128 + signal if killed).
     @discardableResult
     public func poll() -> Int32? {
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        let signal = status & 0x7f
-        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
-        return exitStatus
+        exitStatus.withLock { exitStatus in
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            let signal = status & 0x7f
+            exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            return exitStatus
+        }
     }
 
     /// Waits up to `timeout` seconds; kills the child and returns nil when it does not exit in time.
@@ -84,7 +87,7 @@ public final class ChildProcess {
         return nil
     }
 
-    public func signal(_ sig: Int32) { if exitStatus == nil { kill(pid, sig) } }
+    public func signal(_ sig: Int32) { if poll() == nil { kill(pid, sig) } }
 
     deinit {
         if poll() == nil {
@@ -98,17 +101,17 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
                        timeout: TimeInterval = 120) throws -> ProcessResult {
     let child = try ChildProcess(executable, arguments, environment: environment)
     // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
-    var outData = Data(), errData = Data()
+    let outData = Mutex(Data()), errData = Mutex(Data())
     let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { outData = child.stdout.readDataToEndOfFile() }
-    DispatchQueue.global().async(group: group) { errData = child.stderr.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { let d = child.stdout.readDataToEndOfFile(); outData.withLock { $0 = d } }
+    DispatchQueue.global().async(group: group) { let d = child.stderr.readDataToEndOfFile(); errData.withLock { $0 = d } }
     guard let status = child.wait(timeout: timeout) else {
         _ = group.wait(timeout: .now() + 5)
         throw ProcessTimeout(description: "\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
     }
     _ = group.wait(timeout: .now() + 5)
-    return ProcessResult(status: status, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return ProcessResult(status: status, stdout: String(decoding: outData.withLock { $0 }, as: UTF8.self),
+                         stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
 
 /// Python's http.server on 127.0.0.1 and a port the kernel picks, serving one directory. Stopped by `stop()`.

@@ -50,7 +50,7 @@ struct ConvolutionTests {
     static let backends: [(String, ConvolutionBackend)] = [("gemm", GemmConvolution()), ("onednn", try! OneDNNConvolution())]
 
     @Test(arguments: ["gemm", "onednn"], cases)
-    func backendMatchesReference(_ backendName: String, _ c: Case) {
+    func backendMatchesReference(_ backendName: String, _ c: Case) throws {
         let backend = Self.backends.first { $0.0 == backendName }!.1
         var rng = SeededValues(seed: UInt64(c.geometry.inChannels * 1000 + c.input.t))
         let g = c.geometry
@@ -62,14 +62,14 @@ struct ConvolutionTests {
         let residual = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: g.outChannels,
                                   data: rng.array(x.n * o.t * o.h * o.w * g.outChannels))
         for (res, relu) in [(nil, false), (residual, true)] as [(Activation?, Bool)] {
-            let want = ReferenceConvolution().convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
-            let got = backend.convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
+            let want = try ReferenceConvolution().convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
+            let got = try backend.convolve(conv, x, residual: res, relu: relu, workspace: Workspace())
             #expect((got.t, got.h, got.w, got.c) == (o.t, o.h, o.w, g.outChannels))
             #expect(nmse(got.data, want.data) < 1e-12, "NMSE \(nmse(got.data, want.data))")
         }
     }
 
-    @Test func workspaceIsReusedAcrossLayersOfDifferentSizes() {
+    @Test func workspaceIsReusedAcrossLayersOfDifferentSizes() throws {
         var rng = SeededValues(seed: 7)
         let ws = Workspace()
         for c in Self.cases.prefix(4) {
@@ -77,8 +77,8 @@ struct ConvolutionTests {
             let conv = FoldedConv3d(geometry: g, weights: rng.array(g.taps * g.inChannels * g.outChannels), bias: rng.array(g.outChannels))
             let x = Activation(n: 1, t: c.input.t, h: c.input.h, w: c.input.w, c: g.inChannels,
                                data: rng.array(c.input.t * c.input.h * c.input.w * g.inChannels))
-            let shared = GemmConvolution().convolve(conv, x, residual: nil, relu: true, workspace: ws)
-            let fresh = GemmConvolution().convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
+            let shared = try GemmConvolution().convolve(conv, x, residual: nil, relu: true, workspace: ws)
+            let fresh = try GemmConvolution().convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
             #expect(shared.data == fresh.data)
         }
     }
@@ -90,9 +90,9 @@ struct ConvolutionTests {
         let backend = try OneDNNConvolution()
         for width in 1...(OneDNNConvolution.maxCompiled + 20) {
             let x = Activation(n: 1, t: 2, h: 3, w: width, c: 3, data: rng.array(2 * 3 * width * 3))
-            let got = backend.convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
+            let got = try backend.convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
             if width % 50 == 0 || width > OneDNNConvolution.maxCompiled {
-                let want = ReferenceConvolution().convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
+                let want = try ReferenceConvolution().convolve(conv, x, residual: nil, relu: true, workspace: Workspace())
                 #expect(nmse(got.data, want.data) < 1e-12)
             }
             #expect(backend.compiledCount <= OneDNNConvolution.maxCompiled)
@@ -100,13 +100,13 @@ struct ConvolutionTests {
     }
 
     /// Folding must equal conv → BatchNorm(eval) computed separately (here on a 1×1×1 conv, by hand).
-    @Test func batchNormFoldingEqualsConvThenBatchNorm() {
+    @Test func batchNormFoldingEqualsConvThenBatchNorm() throws {
         let g = Conv3dGeometry(2, 2, kernel: .all(1))
         let w: [Float] = [0.5, -1, 2, 0.25]  // (out, in)
         let (gamma, beta, mean, variance): ([Float], [Float], [Float], [Float]) = ([1.5, 0.5], [0.1, -0.2], [0.3, -0.4], [2, 0.5])
         let folded = FoldedConv3d(geometry: g, torchWeight: w, gamma: gamma, beta: beta, runningMean: mean, runningVar: variance)
         let x = Activation(n: 1, t: 1, h: 1, w: 1, c: 2, data: [0.7, -1.3])
-        let y = ReferenceConvolution().convolve(folded, x, residual: nil, relu: false, workspace: Workspace())
+        let y = try ReferenceConvolution().convolve(folded, x, residual: nil, relu: false, workspace: Workspace())
         for o in 0..<2 {
             let conv = Double(w[o * 2]) * 0.7 + Double(w[o * 2 + 1]) * -1.3
             let bn = (conv - Double(mean[o])) / (Double(variance[o]) + 1e-5).squareRoot() * Double(gamma[o]) + Double(beta[o])

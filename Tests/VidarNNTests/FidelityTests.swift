@@ -32,7 +32,7 @@ func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float
         let b = try Backends.named(backend)
         for c in Self.cases {
             let x = try Fixtures.npy("\(model)_\(c)_input.npy")
-            expectMatches(net.logits(x, backend: b), try Fixtures.npy("\(model)_\(c)_logits.npy"))
+            expectMatches(try InferenceSession(network: net, backend: b).logits(x), try Fixtures.npy("\(model)_\(c)_logits.npy"))
         }
     }
 
@@ -41,7 +41,7 @@ func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float
         let st = try VideoResNet(contentsOf: try Fixtures.path("\(model).safetensors"))
         #expect(st.config.torchvisionName == model)
         let x = try Fixtures.npy("\(model)_1x16x112x112_input.npy")
-        expectMatches(st.logits(x), try Fixtures.npy("\(model)_1x16x112x112_logits.npy"))
+        expectMatches(try InferenceSession(network: st).logits(x), try Fixtures.npy("\(model)_1x16x112x112_logits.npy"))
     }
 
     @Test(arguments: ["f16", "bf16"], ["pth", "safetensors"])
@@ -49,7 +49,7 @@ func expectMatches(_ ours: Tensor, _ reference: Tensor, relativeTolerance: Float
         let net = try VideoResNet(contentsOf: try Fixtures.path("mc3_18_\(dtype).\(format)"))
         let x = try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_input.npy")
         // The reference ran the same rounded weights in float32, so the fp32 tolerance applies.
-        expectMatches(net.logits(x), try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_logits.npy"))
+        expectMatches(try InferenceSession(network: net).logits(x), try Fixtures.npy("mc3_18_\(dtype)_1x16x112x112_logits.npy"))
     }
 }
 
@@ -61,7 +61,7 @@ struct BundledModelFidelityTests {
         #expect(net.config.torchvisionName == nil)
         #expect(net.config.widths == [8, 16, 32, 64] && net.config.numClasses == 7)
         for backend in ["onednn", "gemm"] {
-            expectMatches(net.logits(try Fixtures.npy("vidar_actions_input.npy"), backend: try Backends.named(backend)),
+            expectMatches(try InferenceSession(network: net, backend: try Backends.named(backend)).logits(try Fixtures.npy("vidar_actions_input.npy")),
                           try Fixtures.npy("vidar_actions_logits.npy"))
         }
     }

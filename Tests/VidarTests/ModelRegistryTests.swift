@@ -1,5 +1,6 @@
 // Registered names, the cache location, and verified downloads from a real HTTP server on 127.0.0.1.
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 import Vidar
@@ -28,13 +29,13 @@ import Vidar
         // PyTorch's own hub cache counts too, for users who already downloaded with torchvision.
         let hub = home.appendingPathComponent("torch/hub/checkpoints")
         try FileManager.default.createDirectory(at: hub, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: hub.appendingPathComponent("mc3_18-a90a0ba3.pth").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: hub.appendingPathComponent("mc3_18-a90a0ba3.pth").path, contents: Data())
         #expect(try ModelRegistry.resolve("mc3_18", environment: env) == hub.appendingPathComponent("mc3_18-a90a0ba3.pth").path)
         let cache = home.appendingPathComponent("vidar/models")
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: cache.appendingPathComponent("mc3_18-a90a0ba3.pth").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: cache.appendingPathComponent("mc3_18-a90a0ba3.pth").path, contents: Data())
         #expect(try ModelRegistry.resolve("mc3_18", environment: env) == cache.appendingPathComponent("mc3_18-a90a0ba3.pth").path)
-        #expect { try ModelRegistry.resolve("resnet50", environment: env) } throws: { ($0 as? VidarError)?.code == .noInput }
+        #expect { try ModelRegistry.resolve("resnet50", environment: env) } throws: { ($0 as? VidarError)?.kind == .notFound }
     }
 
     @Test func fetchKeepsAVerifiedDownloadAndRejectsACorruptOne() throws {
@@ -45,25 +46,25 @@ import Vidar
         defer { server.stop() }
         let cache = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: cache) }
-        var progressCalls = 0
-        let fetcher = ModelFetcher(cacheDirectory: cache) { _, _ in progressCalls += 1 }
+        let progressCalls = Atomic<Int>(0)
+        let fetcher = ModelFetcher(cacheDirectory: cache) { _, _ in progressCalls.add(1, ordering: .relaxed) }
 
         let path = try fetcher.fetch(server.baseURL + good)
         #expect(path == cache.appendingPathComponent(good).path)
         #expect(try SHA256.hex(ofFile: path) == manifest["sha256"])
-        #expect(progressCalls > 0)
+        #expect(progressCalls.load(ordering: .relaxed) > 0)
         #expect(try fetcher.fetch(server.baseURL + good) == path, "a verified cached copy is reused")
 
         // The registered name with torchvision's file name, but other bytes: the hash check must reject it.
         #expect { try fetcher.fetch("r3d_18", baseURL: server.baseURL) } throws: {
             guard let e = $0 as? VidarError else { return false }
-            return e.code == .dataError && e.message.contains("b3b3357e") && e.message.contains("discarded")
+            return e.kind == .invalidData && e.message.contains("b3b3357e") && e.message.contains("discarded")
         }
         let left = try FileManager.default.contentsOfDirectory(atPath: cache.path)
         #expect(left == [good], "no file under the final name and no partial file: \(left)")
 
         #expect { try fetcher.fetch(server.baseURL + "missing-0123abcd.pth") } throws: {
-            ($0 as? VidarError).map { $0.code == .unavailable && $0.message.contains("404") } == true
+            ($0 as? VidarError).map { $0.kind == .unavailable && $0.message.contains("404") } == true
         }
     }
 
@@ -72,10 +73,10 @@ import Vidar
         defer { try? FileManager.default.removeItem(at: cache) }
         var fetcher = ModelFetcher(cacheDirectory: cache)
         fetcher.timeout = 5
-        #expect { try fetcher.fetch("http://127.0.0.1:9/model.pth") } throws: { ($0 as? VidarError)?.code == .usage }
-        #expect { try fetcher.fetch("resnet50") } throws: { ($0 as? VidarError)?.code == .usage }
+        #expect { try fetcher.fetch("http://127.0.0.1:9/model.pth") } throws: { ($0 as? VidarError)?.kind == .invalidRequest }
+        #expect { try fetcher.fetch("resnet50") } throws: { ($0 as? VidarError)?.kind == .invalidRequest }
         // Port 9 (discard) has no listener on loopback here: connection refused.
-        #expect { try fetcher.fetch("http://127.0.0.1:9/model-0123abcd.pth") } throws: { ($0 as? VidarError)?.code == .unavailable }
+        #expect { try fetcher.fetch("http://127.0.0.1:9/model-0123abcd.pth") } throws: { ($0 as? VidarError)?.kind == .unavailable }
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).isEmpty)
     }
 }
@@ -93,7 +94,7 @@ struct LabelsTests {
         try "walking\nrunning\njumping\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try Labels.resolve(numClasses: 3, labelsFile: file, metadata: [:]) == ["walking", "running", "jumping"])
         #expect { try Labels.resolve(numClasses: 400, labelsFile: file, metadata: [:]) } throws: {
-            ($0 as? VidarError).map { $0.code == .dataError && $0.message.contains("3 class names") && $0.message.contains("400") } == true
+            ($0 as? VidarError).map { $0.kind == .invalidData && $0.message.contains("3 class names") && $0.message.contains("400") } == true
         }
         #expect(try Labels.resolve(numClasses: 2, labelsFile: nil, metadata: [Labels.metadataKey: #"["a","b"]"#]) == ["a", "b"])
     }

@@ -24,6 +24,6 @@ struct PreprocessingTests {
         #expect(try ModelLoader.load(file.path).preprocessing == custom)
         let bad = dir.appendingPathComponent("bad.safetensors")
         try Safetensors.encode(tensors, metadata: [Preprocessing.metadataKey: #"{"transform": 3}"#]).write(to: bad)
-        #expect { try ModelLoader.load(bad.path) } throws: { ($0 as? VidarError)?.code == .dataError }
+        #expect { try ModelLoader.load(bad.path) } throws: { ($0 as? VidarError)?.kind == .invalidData }
     }
 }

@@ -1,17 +1,18 @@
 // Downloads a checkpoint into the cache and keeps it only if its SHA-256 starts with the prefix its name
 // carries. The file appears under its final name only once verified, by rename(2): never a partial file.
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 public struct ModelFetcher {
     public var cacheDirectory: URL
-    /// Called with (bytes received, bytes expected or -1).
-    public var progress: ((Int64, Int64) -> Void)?
+    /// Called with (bytes received, bytes expected or -1), from URLSession's queue.
+    public var progress: (@Sendable (Int64, Int64) -> Void)?
     public var timeout: TimeInterval = 60
 
-    public init(cacheDirectory: URL = ModelRegistry.cacheDirectory(), progress: ((Int64, Int64) -> Void)? = nil) {
+    public init(cacheDirectory: URL = ModelRegistry.cacheDirectory(), progress: (@Sendable (Int64, Int64) -> Void)? = nil) {
         self.cacheDirectory = cacheDirectory
         self.progress = progress
     }
@@ -22,18 +23,18 @@ public struct ModelFetcher {
         let url: URL
         if let model = ModelRegistry.model(named: spec) {
             guard let u = URL(string: (baseURL.hasSuffix("/") ? baseURL : baseURL + "/") + model.fileName) else {
-                throw VidarError(.usage, "\(baseURL): not a valid base URL")
+                throw VidarError(.invalidRequest, "\(baseURL): not a valid base URL")
             }
             url = u
         } else if let u = URL(string: spec), let scheme = u.scheme, ["http", "https"].contains(scheme) {
             url = u
         } else {
             let names = ModelRegistry.models.map(\.name).joined(separator: ", ")
-            throw VidarError(.usage, "\(spec): not a registered model (\(names)) nor an http(s) URL")
+            throw VidarError(.invalidRequest, "\(spec): not a registered model (\(names)) nor an http(s) URL")
         }
         let fileName = url.lastPathComponent
         guard let expected = ModelRegistry.hashPrefix(ofFileName: fileName) else {
-            throw VidarError(.usage, "\(url.absoluteString): file name '\(fileName)' carries no SHA-256 prefix (name-<hex>.ext), so the download cannot be verified")
+            throw VidarError(.invalidRequest, "\(url.absoluteString): file name '\(fileName)' carries no SHA-256 prefix (name-<hex>.ext), so the download cannot be verified")
         }
         do {
             try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
@@ -50,10 +51,10 @@ public struct ModelFetcher {
         try download(url, to: temp)
         let digest: String
         do { digest = try SHA256.hex(ofFile: temp.path) } catch {
-            throw VidarError(.ioError, "\(temp.path): cannot read the downloaded file back")
+            throw VidarError(.ioFailed, "\(temp.path): cannot read the downloaded file back")
         }
         guard digest.hasPrefix(expected) else {
-            throw VidarError(.dataError, "\(url.absoluteString): SHA-256 \(digest.prefix(16))… does not start with \(expected) as its name says; download discarded")
+            throw VidarError(.invalidData, "\(url.absoluteString): SHA-256 \(digest.prefix(16))… does not start with \(expected) as its name says; download discarded")
         }
         try AtomicFile.commit(temp, to: destination)
         return destination.path
@@ -81,72 +82,86 @@ public struct ModelFetcher {
     }
 }
 
-/// Streams the response body straight to disk so memory stays flat for a 127 MB checkpoint.
-private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+/// Streams the response body straight to disk so memory stays flat for a 127 MB checkpoint. URLSession calls
+/// it on its own queue while `download` waits on `done`: all mutable state is behind one Mutex.
+private final class DownloadDelegate: NSObject, URLSessionDataDelegate, Sendable {
     let file: URL
-    let progress: ((Int64, Int64) -> Void)?
+    let progress: (@Sendable (Int64, Int64) -> Void)?
     let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var finished = false
-    var handle: FileHandle?
-    var received: Int64 = 0
-    var receivedSoFar: Int64 { lock.withLock { received } }
 
-    /// Signals completion once, whichever callback gets there first (a cancelled task may never complete on Linux).
-    func finish() {
-        lock.withLock {
-            guard !finished else { return }
-            finished = true
-            try? handle?.close()
-            done.signal()
-        }
+    private struct State {
+        var handle: FileHandle?
+        var received: Int64 = 0
+        var expected: Int64 = -1
+        var failure: VidarError?
+        var finished = false
     }
-    var expected: Int64 = -1
-    var failure: VidarError?
+    private let state = Mutex(State())
 
-    init(file: URL, progress: ((Int64, Int64) -> Void)?) {
+    var receivedSoFar: Int64 { state.withLock { $0.received } }
+    var failure: VidarError? { state.withLock { $0.failure } }
+
+    init(file: URL, progress: (@Sendable (Int64, Int64) -> Void)?) {
         self.file = file
         self.progress = progress
+    }
+
+    /// Records the first failure and signals completion once, whichever callback gets there first (a cancelled
+    /// task may never complete on Linux).
+    private func finish(_ failure: VidarError? = nil) {
+        state.withLock { s in
+            if s.failure == nil { s.failure = failure }
+            guard !s.finished else { return }
+            s.finished = true
+            try? s.handle?.close()
+            done.signal()
+        }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
         let url = response.url?.absoluteString ?? "download"
         if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-            failure = VidarError(.unavailable, "\(url): server answered HTTP \(http.statusCode)")
             completionHandler(.cancel)
-            finish()
+            finish(VidarError(.unavailable, "\(url): server answered HTTP \(http.statusCode)"))
             return
         }
         guard FileManager.default.createFile(atPath: file.path, contents: nil),
               let h = FileHandle(forWritingAtPath: file.path) else {
-            failure = VidarError(.cannotCreate, "\(file.path): cannot create the download file")
             completionHandler(.cancel)
-            finish()
+            finish(VidarError(.cannotCreate, "\(file.path): cannot create the download file"))
             return
         }
-        handle = h
-        expected = response.expectedContentLength
+        state.withLock { $0.handle = h; $0.expected = response.expectedContentLength }
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        do { try handle?.write(contentsOf: data) } catch {
-            failure = VidarError(.ioError, "\(file.path): write failed: \(error.localizedDescription)")
-            dataTask.cancel()
-            finish()
-            return
+        let written: Result<(Int64, Int64), any Error> = state.withLock { s in
+            Result {
+                try s.handle?.write(contentsOf: data)
+                s.received += Int64(data.count)
+                return (s.received, s.expected)
+            }
         }
-        lock.withLock { received += Int64(data.count) }
-        progress?(received, expected)
+        switch written {
+        case .success(let (received, expected)):
+            progress?(received, expected)
+        case .failure(let error):
+            dataTask.cancel()
+            finish(VidarError(.ioFailed, "\(file.path): write failed: \(error.localizedDescription)"))
+        }
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if failure == nil, let error {
-            failure = VidarError(.unavailable, "\(task.originalRequest?.url?.absoluteString ?? "download"): \(error.localizedDescription)")
-        } else if failure == nil, expected >= 0, received != expected {
-            failure = VidarError(.unavailable, "\(task.originalRequest?.url?.absoluteString ?? "download"): connection closed after \(received) of \(expected) bytes")
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        let url = task.originalRequest?.url?.absoluteString ?? "download"
+        let (received, expected) = state.withLock { ($0.received, $0.expected) }
+        if let error {
+            finish(VidarError(.unavailable, "\(url): \(error.localizedDescription)"))
+        } else if expected >= 0, received != expected {
+            finish(VidarError(.unavailable, "\(url): connection closed after \(received) of \(expected) bytes"))
+        } else {
+            finish()
         }
-        finish()
     }
 }

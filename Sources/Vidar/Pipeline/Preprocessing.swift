@@ -23,9 +23,10 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         guard let json = metadata[metadataKey] else { return .kinetics }
         guard let p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)),
               p.transform.resize.count == 2, p.transform.crop.count == 2, p.transform.mean.count == 3, p.transform.std.count == 3,
-              p.transform.std.allSatisfy({ $0 > 0 }), p.transform.crop[0] <= p.transform.resize[0], p.transform.crop[1] <= p.transform.resize[1]
+              p.transform.std.allSatisfy({ $0 > 0 }), p.transform.crop[0] <= p.transform.resize[0], p.transform.crop[1] <= p.transform.resize[1],
+              (p.transform.crop + p.transform.resize).allSatisfy({ $0 >= 1 }), p.sampling.validationError == nil
         else {
-            throw VidarError(.dataError, "\(path): metadata '\(metadataKey)' is not a valid preprocessing description")
+            throw VidarError(.invalidData, "\(path): metadata '\(metadataKey)' is not a valid preprocessing description")
         }
         return p
     }

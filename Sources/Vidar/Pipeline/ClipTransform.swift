@@ -2,6 +2,7 @@
 // centre crop, scale to [0, 1], normalise, C×T×H×W. The numbers belong to the model, not to the decoder.
 import Foundation
 import VidarNN
+import VidarVideo
 
 public struct ClipTransform: Sendable, Codable, Equatable {
     /// (height, width) after resizing, and of the centre crop.

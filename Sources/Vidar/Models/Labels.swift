@@ -10,19 +10,19 @@ public enum Labels {
     public static func resolve(numClasses: Int, labelsFile: String?, metadata: [String: String]) throws -> [String]? {
         if let labelsFile {
             guard let text = try? String(contentsOfFile: labelsFile, encoding: .utf8) else {
-                throw VidarError(FileManager.default.fileExists(atPath: labelsFile) ? .dataError : .noInput,
+                throw VidarError(FileManager.default.fileExists(atPath: labelsFile) ? .invalidData : .notFound,
                                  "\(labelsFile): cannot read the label file (one class name per line, UTF-8)")
             }
             let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             guard names.count == numClasses else {
-                throw VidarError(.dataError, "\(labelsFile): has \(names.count) class names but the model's fc layer has \(numClasses) outputs")
+                throw VidarError(.invalidData, "\(labelsFile): has \(names.count) class names but the model's fc layer has \(numClasses) outputs")
             }
             return names
         }
         if let json = metadata[metadataKey] {
             guard let names = try? JSONDecoder().decode([String].self, from: Data(json.utf8)), names.count == numClasses else {
-                throw VidarError(.dataError, "checkpoint metadata '\(metadataKey)' does not list \(numClasses) class names")
+                throw VidarError(.invalidData, "checkpoint metadata '\(metadataKey)' does not list \(numClasses) class names")
             }
             return names
         }

@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 import TestSupport
-import VidarNN
+import Vidar
 import VidarVideo
 
 struct TransformTests {

@@ -26,7 +26,7 @@ public enum ModelRegistry {
     /// Where the bundled model is: the package's resource bundle beside the binary, else the source tree.
     public static var bundledPath: String? {
         let candidates: [String?] = [Bundle.module.path(forResource: "vidar-actions", ofType: "safetensors"),
-                          URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                               .appendingPathComponent("Resources/vidar-actions.safetensors").path]
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }
@@ -53,18 +53,18 @@ public enum ModelRegistry {
                                environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         if FileManager.default.fileExists(atPath: spec) { return spec }
         if spec == bundledName {
-            guard let path = bundledPath else { throw VidarError(.noInput, "\(spec): the bundled model is missing from this build") }
+            guard let path = bundledPath else { throw VidarError(.notFound, "\(spec): the bundled model is missing from this build") }
             return path
         }
         guard let model = model(named: spec) else {
             let names = ([bundledName] + models.map(\.name)).joined(separator: ", ")
-            throw VidarError(.noInput, "\(spec): no such checkpoint file, and not a registered model name (\(names))")
+            throw VidarError(.notFound, "\(spec): no such checkpoint file, and not a registered model name (\(names))")
         }
         for dir in searchDirectories(environment: env) {
             let path = dir.appendingPathComponent(model.fileName).path
             if FileManager.default.fileExists(atPath: path) { return path }
         }
-        throw VidarError(.noInput, "\(spec): not downloaded yet; run `vidar models fetch \(spec)` (cache: \(cacheDirectory(environment: env).path))")
+        throw VidarError(.notFound, "\(spec): not downloaded yet; run `vidar models fetch \(spec)` (cache: \(cacheDirectory(environment: env).path))")
     }
 
     /// The SHA-256 prefix a torch hub file name carries ("r3d_18-b3b3357e.pth" → "b3b3357e"), as torch.hub checks it.

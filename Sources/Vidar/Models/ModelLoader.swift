@@ -1,0 +1,33 @@
+// One call from a --model value to a ready network with its labels; every failure is a one-line typed error
+// (VidarError, CheckpointError).
+import Foundation
+
+public struct LoadedModel: Sendable {
+    public let path: String
+    public let network: VideoResNet
+    /// What the checkpoint file was, kept without its tensors so the (memory-mapped) file can be released.
+    public let checkpoint: CheckpointSummary
+    public let labels: [String]?
+    public let preprocessing: Preprocessing
+}
+
+public enum ModelLoader {
+    public static func load(_ spec: String, labelsFile: String? = nil) throws -> LoadedModel {
+        let path = try ModelRegistry.resolve(spec)
+        let dict = try Checkpoint.read(path: path)
+        let config = try VideoResNetConfig.recognise(dict, path: path)
+        let network = try VideoResNet(config: config, stateDict: dict, path: path)
+        let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata)
+        let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
+        return LoadedModel(path: path, network: network,
+                           checkpoint: CheckpointSummary(format: dict.format, dtypes: dict.dtypeSummary, metadata: dict.metadata),
+                           labels: labels, preprocessing: preprocessing)
+    }
+}
+
+public struct CheckpointSummary: Sendable {
+    public let format: String
+    /// e.g. "F32" or "F16+F32".
+    public let dtypes: String
+    public let metadata: [String: String]
+}

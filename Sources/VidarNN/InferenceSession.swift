@@ -1,0 +1,50 @@
+// Per-stream inference state, as whisper.cpp keeps `whisper_state` beside the shared `whisper_context`: the
+// network's weights and the backend's compiled, packed copies of them are shared by every stream; the scratch
+// memory, oneDNN stream and scratchpad belong to one session, used by one thread at a time.
+import Foundation
+
+public final class InferenceSession {
+    public let network: VideoResNet
+    public let backend: ConvolutionBackend
+    /// Compute threads of this session's calls (OpenMP's count is set per calling thread).
+    public let threads: Int
+    private let workspace = Workspace()
+
+    public init(network: VideoResNet, backend: ConvolutionBackend = Backends.standard,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.network = network
+        self.backend = backend
+        self.threads = max(1, threads)
+    }
+
+    /// (N, C, T, H, W) clips → (N, classes) logits.
+    public func logits(_ input: Tensor) throws -> Tensor {
+        OpenMP.setThreads(threads)
+        return try network.logits(input, backend: backend, workspace: workspace)
+    }
+
+    /// Clips of one shape (each C×T×H×W, `clipShape`) as one batch → each clip's softmax probabilities.
+    public func probabilities(_ clips: [[Float]], clipShape: [Int]) throws -> [[Float]] {
+        guard let first = clips.first else { return [] }
+        guard clipShape.reduce(1, *) == first.count else {
+            throw InferenceError(description: "clip shape \(clipShape) does not hold \(first.count) values")
+        }
+        var data = [Float]()
+        data.reserveCapacity(first.count * clips.count)
+        for c in clips {
+            guard c.count == first.count else { throw InferenceError(description: "clips of different sizes in one batch") }
+            data += c
+        }
+        let logits = try self.logits(Tensor(shape: [clips.count] + clipShape, data: data))
+        let classes = logits.shape[1]
+        return (0..<clips.count).map { softmax(logits.data[($0 * classes)..<(($0 + 1) * classes)]) }
+    }
+}
+
+/// Numerically stable softmax in double precision.
+public func softmax<C: Collection>(_ x: C) -> [Float] where C.Element == Float {
+    let m = x.max() ?? 0
+    let e = x.map { Foundation.exp(Double($0 - m)) }
+    let s = e.reduce(0, +)
+    return e.map { Float($0 / s) }
+}

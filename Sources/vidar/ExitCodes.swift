@@ -1,0 +1,36 @@
+// The one place where errors become exit codes (the table is ExitCode, documented in the README).
+import Vidar
+import VidarVideo
+
+extension ExitCode {
+    init(for error: any Error) {
+        switch error {
+        case is UsageError:
+            self = .usage
+        case let e as VidarError:
+            switch e.kind {
+            case .notFound: self = .noInput
+            case .invalidData: self = .dataError
+            case .invalidRequest: self = .usage
+            case .unavailable: self = .unavailable
+            case .cannotCreate: self = .cannotCreate
+            case .ioFailed: self = .ioError
+            }
+        case let e as VideoError:
+            switch e.kind {
+            case .notFound, .isDirectory, .permissionDenied: self = .noInput
+            case .notMedia, .noVideoStream, .unsupportedCodec, .corrupt: self = .dataError
+            case .timeout: self = .unavailable
+            case .failed: self = e.input.contains("://") ? .unavailable : .dataError
+            }
+        case let e as CheckpointError:
+            self = e.kind == .unreadable ? .noInput : .dataError
+        case is NPYError:
+            self = .dataError
+        case is InferenceError:
+            self = .unavailable
+        default:
+            self = .ioError
+        }
+    }
+}
