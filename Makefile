@@ -11,7 +11,13 @@ BENCH_ARGS ?=
 # Warnings fail the build (Swift 6 language mode, strict concurrency): CI cannot land a new one.
 SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: all deps build fixtures test bench demo model eval clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+# `make install` links the Swift runtime into the binary, so the installed vidar needs no toolchain; it is built
+# in its own scratch directory so that the everyday builds keep their cache.
+INSTALL_BUILD ?= .build/install
+
+.PHONY: all deps build version fixtures test bench demo model eval install uninstall clean
 
 all: build
 
@@ -20,6 +26,12 @@ deps:
 
 build: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	@$(MAKE) --no-print-directory version DIR=.build/release
+
+# The build stamp `vidar --version`, timelines and events report: the git commit (and whether the tree was dirty).
+version:
+	@stamp=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
+	if [ "$$(cat $(DIR)/vidar.version 2>/dev/null)" != "$$stamp" ]; then echo "$$stamp" > $(DIR)/vidar.version; fi
 
 fixtures: deps
 	$(PYTHON) Tests/Fixtures/make_fixtures.py $(FIXTURES)
@@ -27,6 +39,7 @@ fixtures: deps
 
 test: deps fixtures
 	$(SWIFT) build -c release --build-tests $(SWIFT_FLAGS)
+	@$(MAKE) --no-print-directory version DIR=.build/release
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build $(SWIFT_FLAGS)
 	# The decode → inference ring is shared between threads: its tests also run under ThreadSanitizer.
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests $(SWIFT_FLAGS)
@@ -45,6 +58,20 @@ model: deps
 # Frame accuracy and segment F1 of vidar's timelines on fresh generated videos, raw vs smoothed.
 eval: build
 	$(PYTHON) Benchmarks/eval/evaluate_actions.py --vidar .build/release/vidar
+
+install: deps
+	$(SWIFT) build -c release --product vidar --static-swift-stdlib --scratch-path $(INSTALL_BUILD) $(SWIFT_FLAGS)
+	@$(MAKE) --no-print-directory version DIR=$(INSTALL_BUILD)/release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vidar $(DESTDIR)$(PREFIX)/share/doc/vidar
+	install -m 755 $(INSTALL_BUILD)/release/vidar $(DESTDIR)$(PREFIX)/bin/vidar
+	install -m 644 Sources/Vidar/Resources/vidar-actions.safetensors $(INSTALL_BUILD)/release/vidar.version \
+		$(DESTDIR)$(PREFIX)/share/vidar/
+	install -m 644 README.md LICENSE docs/*.json $(DESTDIR)$(PREFIX)/share/doc/vidar/
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/vidar ($$($(DESTDIR)$(PREFIX)/bin/vidar --version))"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vidar
+	rm -rf $(DESTDIR)$(PREFIX)/share/vidar $(DESTDIR)$(PREFIX)/share/doc/vidar
 
 clean:
 	rm -rf .build $(FIXTURES) demo-output

@@ -15,24 +15,27 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libavdevice",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libavdevice-dev"])]),
+        .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
         // Tensors, convolution backends, the VideoResNet family, checkpoint readers.
         .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
         // FFmpeg sources, decode to RGB, clip sampling, the frame ring: knows nothing of the network.
-        .target(name: "VidarVideo", dependencies: ["CFFmpeg"]),
+        .target(name: "VidarVideo", dependencies: ["CFFmpeg", "CFFmpegLog"]),
         // Aggregator, timeline and event documents, writers: knows nothing of FFmpeg or the network.
         .target(name: "VidarStream"),
         // The pipeline (ClipStream), the model's preprocessing, labelling, watching, model registry and fetch.
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"],
                 exclude: ["Resources/vidar-actions.report.json"],
                 resources: [.copy("Resources/vidar-actions.safetensors")]),
-        .executableTarget(name: "vidar", dependencies: ["Vidar", "VidarVideo", "VidarStream"]),
+        // The command line: one declaration per option drives parsing and help; errors → exit codes in one place.
+        .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream"]),
+        .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "VidarNN", "TestSupport"]),
         .testTarget(name: "VidarStreamTests", dependencies: ["VidarStream"]),
         .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
-        .testTarget(name: "VidarCLITests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
+        .testTarget(name: "VidarCLITests", dependencies: ["VidarCLI", "Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

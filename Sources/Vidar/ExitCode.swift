@@ -19,8 +19,11 @@ public enum ExitCode: Int32, Sendable {
     case cannotCreate = 73
     /// A read or write failed part-way.
     case ioError = 74
-    /// Stopped by SIGINT; what was processed has been written, marked incomplete.
+    /// Stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal); what was processed has been written, marked
+    /// incomplete.
+    case hangup = 129
     case interrupted = 130
+    case terminated = 143
 }
 
 /// A failure of vidar's own (model files, label files, downloads, outputs), one line naming its subject.

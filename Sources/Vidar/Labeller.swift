@@ -88,7 +88,7 @@ public final class Labeller {
                     c.clips += 1
                     c.processedEnd = r.end
                     if keepClips { c.predictions.append(Self.prediction(r, topK: topK, labels: labels)) }
-                case .event: break
+                case .event, .source: break
                 }
             }
         }
@@ -105,19 +105,52 @@ public final class Labeller {
         let stats = stream.statistics.snapshot
         let transform = model.preprocessing.transform
         let wall = Date().timeIntervalSince(started)
+        let complete = outcome == .finished
         return Timeline(
-            complete: outcome == .finished,
+            complete: complete,
+            provenance: .init(vidarVersion: Installation.version),
             source: .init(path: path, container: info.container, codec: info.codec, duration: info.duration,
                           frameRate: info.frameRate, width: info.width, height: info.height, rotation: info.rotation),
             model: .init(name: model.network.config.name, path: model.path, sha256Prefix: modelSHA,
                          classes: model.network.config.numClasses, clipLength: options.sampling.clipLength,
                          samplingFps: options.sampling.fps, stride: options.sampling.stride,
-                         resize: transform.resize, crop: transform.crop, mean: transform.mean, std: transform.std),
+                         resize: transform.resize, crop: transform.crop, mean: transform.mean, std: transform.std,
+                         notice: model.notice),
             aggregator: options.aggregator, segments: result.segments,
             clips: keepClips ? result.predictions : nil,
             stats: .init(framesDecoded: stats.framesDecoded, corruptFramesSkipped: stats.corruptFrames, clips: result.clips,
                          paddedClip: stats.paddedClip, wallSeconds: wall,
-                         realtimeFactor: wall > 0 ? result.processedEnd / wall : 0))
+                         realtimeFactor: wall > 0 ? result.processedEnd / wall : 0),
+            warnings: complete ? Self.warnings(info: info, stats: stats, clips: result.clips) : [])
+    }
+
+    /// Share of frames that may be skipped as corrupt before the timeline says so.
+    public static let corruptShareWarning = 0.01
+
+    /// What the run could not see: a decode that stopped short of the container's duration, many corrupt frames,
+    /// a stretch labelled from a padded clip.
+    static func warnings(info: StreamInfo, stats: StreamStatistics.Snapshot, clips: Int) -> [Timeline.Warning] {
+        var out: [Timeline.Warning] = []
+        if let duration = info.duration, let last = stats.lastFrameTime {
+            let seen = last + 1 / (info.frameRate ?? 25)
+            if duration - seen > max(0.5, 0.02 * duration) {
+                out.append(.init(.endedEarly, String(format: "decoding ended at %.2f s of a %.2f s video (truncated or damaged?): "
+                                                     + "the rest is not labelled", seen, duration)))
+            }
+        }
+        let total = stats.framesDecoded + stats.corruptFrames
+        if total > 0, Double(stats.corruptFrames) > corruptShareWarning * Double(total) {
+            out.append(.init(.corruptFrames, String(format: "%d of %d frames (%.1f %%) could not be decoded and were skipped",
+                                                    stats.corruptFrames, total, 100 * Double(stats.corruptFrames) / Double(total))))
+        }
+        if let p = stats.padding {
+            out.append(clips == 1
+                ? .init(.shorterThanOneClip, String(format: "the video is shorter than one clip: its %.2f s were labelled from a clip "
+                                                   + "padded with %d repeats of the last frame", p.end - p.start, p.repeatedFrames))
+                : .init(.paddedTail, String(format: "the last %.2f s (%.2f–%.2f s) were labelled from a clip padded with %d repeats "
+                                            + "of the last frame", p.end - p.start, p.start, p.end, p.repeatedFrames)))
+        }
+        return out
     }
 
     private struct Collected {

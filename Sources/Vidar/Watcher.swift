@@ -11,7 +11,7 @@ public struct WatchOptions: Sendable {
     public var sampling: SamplingOptions
     public var aggregator: AggregatorOptions
     public var source = SourceOptions()
-    public var reconnect = Reconnect()
+    public var live = LiveOptions()
     public var statsInterval: Double = 10
     /// Seconds between segment_update events for the open segment; nil: none.
     public var updateInterval: Double?
@@ -24,32 +24,52 @@ public struct WatchOptions: Sendable {
     }
 }
 
+/// What a watch shows a person: its source's state changes and outages.
+public enum WatchStatus: Sendable {
+    case source(SourceStatus)
+    case event(StreamEvent)
+}
+
 public final class Watcher {
     public let stream: ClipStream
     public let options: WatchOptions
     private let session: InferenceSession
     private let emit: @Sendable (StreamEvent) -> Void
+    private let started: StreamEvent
 
-    /// `emit` receives every event, one call at a time, in order.
+    /// `emit` receives every event, one call at a time, in order; `status`, source state changes and outages.
     public init(url: String, model: LoadedModel, options: WatchOptions, backend: ConvolutionBackend = Backends.standard,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                emit: @escaping @Sendable (StreamEvent) -> Void) throws {
+                emit: @escaping @Sendable (StreamEvent) -> Void, status: (@Sendable (WatchStatus) -> Void)? = nil) throws {
         let serial = Mutex(())
         let ordered: @Sendable (StreamEvent) -> Void = { event in serial.withLock { _ in emit(event) } }
         var streamOptions = ClipStreamOptions(sampling: options.sampling, aggregator: options.aggregator)
         streamOptions.source = options.source
         streamOptions.ringCapacity = options.ringCapacity
         streamOptions.updateInterval = options.updateInterval
-        stream = try ClipStream(input: .live(url, options.reconnect), model: model, options: streamOptions) { output in
-            if case .event(let e) = output { ordered(e) }
+        stream = try ClipStream(input: .live(url, options.live), model: model, options: streamOptions) { output in
+            switch output {
+            case .event(let e):
+                ordered(e)
+                if case .streamLost = e { status?(.event(e)) }
+                if case .streamRestored = e { status?(.event(e)) }
+            case .source(let s): status?(.source(s))
+            case .clip, .segment: break
+            }
         }
         self.options = options
         self.emit = ordered
         session = InferenceSession(network: model.network, backend: backend, threads: threads)
+        let sha = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
+        started = .streamStarted(.init(source: Redaction.redact(url), utc: utcString(Date()), vidarVersion: Installation.version,
+                                       model: model.network.config.name, modelSha256Prefix: sha,
+                                       samplingFps: options.sampling.fps, clipLength: options.sampling.clipLength,
+                                       stride: options.sampling.stride, aggregator: options.aggregator))
     }
 
     /// Runs until `stop()` (returns .finished) or until the reconnection attempts are used up (.gaveUp).
     public func run() throws -> ClipStream.Outcome {
+        emit(started)
         // A dedicated thread, not a Dispatch timer: the thread count stays constant for hours.
         let statsDone = Atomic<Bool>(false)
         let statsFinished = DispatchSemaphore(value: 0)

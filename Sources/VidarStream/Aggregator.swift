@@ -88,6 +88,7 @@ public struct Aggregator: Sendable {
     private var openStart: Double?
     private var sums: [Double] = []
     private var peak: Double = 0
+    private var peaks: [Double] = []             // per class, over the open segment
     private var noActionSum: Double = 0
     private var count = 0
     // A challenger must hold for `patience` clips; its streak's clips are kept to be moved into the new segment.
@@ -151,10 +152,12 @@ public struct Aggregator: Sendable {
     }
 
     /// Closes the open segment at the last clip's end and returns every segment not yet returned.
-    public mutating func finish() -> [Segment] {
-        guard let end = lastEnd, openStart != nil else { return drainClosed(all: true) }
+    /// `through`, when later than the last clip's end, extends the last segment to it: a video's last frame shows
+    /// until the video ends, a little after the last sampled frame's period.
+    public mutating func finish(through videoEnd: Double? = nil) -> [Segment] {
+        guard let clipsEnd = lastEnd, openStart != nil else { return drainClosed(all: true) }
         flushStreak()
-        closeOpen(at: end)
+        closeOpen(at: max(clipsEnd, videoEnd ?? clipsEnd))
         // A final segment shorter than the minimum joins its neighbour.
         if !live, closed.count >= 2, closed[closed.count - 1].end - closed[closed.count - 1].start < options.minDuration {
             let last = closed.removeLast()
@@ -206,6 +209,7 @@ public struct Aggregator: Sendable {
         openStart = time
         sums = []
         peak = 0
+        peaks = []
         noActionSum = 0
         count = 0
     }
@@ -216,6 +220,8 @@ public struct Aggregator: Sendable {
         let top = s.max() ?? 0
         noActionSum += 1 - top
         peak = max(peak, current.map { s[$0] } ?? (1 - top))
+        if peaks.isEmpty { peaks = [Double](repeating: 0, count: s.count) }
+        for i in s.indices { peaks[i] = max(peaks[i], s[i]) }
         count += 1
     }
 
@@ -239,11 +245,16 @@ public struct Aggregator: Sendable {
         guard let begin = openStart, end > begin || count > 0 else { return }
         let n = Double(max(count, 1))
         let means = sums.map { $0 / n }
-        let score = current.map { means.isEmpty ? 0 : means[$0] } ?? noActionSum / n
-        let alternatives = means.indices.filter { $0 != current }.sorted { means[$0] > means[$1] }.prefix(options.topK)
+        // The hysteresis decides where a segment starts and ends; its label is the class it scored best over
+        // its whole span, so a label never scores below one of its own alternatives.
+        var label = current
+        if let c = current, let best = means.indices.max(by: { means[$0] < means[$1] }), means[best] > means[c] { label = best }
+        let score = label.map { means.isEmpty ? 0 : means[$0] } ?? noActionSum / n
+        let alternatives = means.indices.filter { $0 != label }.sorted { means[$0] > means[$1] }.prefix(options.topK)
             .map { Segment.Alternative(label: name($0), score: means[$0]) }
-        let segment = Segment(start: begin, end: end, classIndex: current, label: current.map(name) ?? Segment.noActionLabel,
-                              score: score, peak: peak, clips: count, alternatives: Array(alternatives))
+        let segmentPeak = label.flatMap { $0 < peaks.count ? peaks[$0] : nil } ?? peak
+        let segment = Segment(start: begin, end: end, classIndex: label, label: label.map(name) ?? Segment.noActionLabel,
+                              score: score, peak: segmentPeak, clips: count, alternatives: Array(alternatives))
         if let last = closed.last, last.classIndex == segment.classIndex {
             // Adjacent segments with the same label merge (score weighted by clips).
             var merged = last

@@ -5,7 +5,7 @@ public struct SegmentTracker: Sendable {
     /// Seconds between segment_update events for the open segment; nil: none.
     public let updateInterval: Double?
     private let idPrefix: String
-    private var open: (id: String, classIndex: Int?, start: Double)?
+    private var open: (id: String, classIndex: Int?, start: Double, startUtc: String)?
     private var nextID = 1
     private var lastUpdate = 0.0
 
@@ -19,7 +19,8 @@ public struct SegmentTracker: Sendable {
                                 utc: (Double) -> String) -> [StreamEvent] {
         defer { if !segments.isEmpty { open = nil } }
         return segments.filter { $0.classIndex != nil }.map { s in
-            .segmentEnd(.init(id: open?.id ?? "?", label: s.label, start: s.start, end: s.end, startUtc: utc(s.start),
+            .segmentEnd(.init(id: open?.id ?? "?", label: s.label, start: s.start, end: s.end,
+                              startUtc: open.flatMap { $0.start == s.start ? $0.startUtc : nil } ?? utc(s.start),
                               endUtc: utc(s.end), score: s.score, peak: s.peak, clips: s.clips, reason: reason))
         }
     }
@@ -35,13 +36,14 @@ public struct SegmentTracker: Sendable {
                                          score: o.score, peak: o.peak))]
         }
         guard o.classIndex != nil else {
-            open = ("", nil, o.start)
+            open = ("", nil, o.start, "")
             return []
         }
         let id = "\(idPrefix)\(nextID)"
         nextID += 1
-        open = (id, o.classIndex, o.start)
+        let startUtc = utc(o.start)
+        open = (id, o.classIndex, o.start, startUtc)
         lastUpdate = time
-        return [.segmentStart(.init(id: id, label: o.label, start: o.start, startUtc: utc(o.start), score: o.score))]
+        return [.segmentStart(.init(id: id, label: o.label, start: o.start, startUtc: startUtc, score: o.score))]
     }
 }

@@ -3,6 +3,7 @@
 import Foundation
 
 public enum StreamEvent: Sendable, Equatable {
+    case streamStarted(StreamStarted)
     case segmentStart(SegmentStart)
     case segmentUpdate(SegmentUpdate)
     case segmentEnd(SegmentEnd)
@@ -11,6 +12,26 @@ public enum StreamEvent: Sendable, Equatable {
     case stats(StreamStats)
 
     public static let schemaVersion = "vidar.events/1"
+
+    /// The first event of a stream: what is watched, by which vidar and model, with which settings.
+    public struct StreamStarted: Codable, Sendable, Equatable {
+        /// The input, credentials redacted.
+        public var source: String
+        public var utc: String
+        public var vidarVersion: String
+        public var model: String
+        public var modelSha256Prefix: String
+        public var samplingFps: Double?
+        public var clipLength: Int
+        public var stride: Int
+        public var aggregator: AggregatorOptions
+
+        public init(source: String, utc: String, vidarVersion: String, model: String, modelSha256Prefix: String,
+                    samplingFps: Double?, clipLength: Int, stride: Int, aggregator: AggregatorOptions) {
+            (self.source, self.utc, self.vidarVersion, self.model, self.modelSha256Prefix) = (source, utc, vidarVersion, model, modelSha256Prefix)
+            (self.samplingFps, self.clipLength, self.stride, self.aggregator) = (samplingFps, clipLength, stride, aggregator)
+        }
+    }
 
     public struct SegmentStart: Codable, Sendable, Equatable {
         public var id: String
@@ -50,7 +71,9 @@ public enum StreamEvent: Sendable, Equatable {
     }
 
     public struct SegmentEnd: Codable, Sendable, Equatable {
-        public enum Reason: String, Codable, Sendable { case labelChanged = "label_changed", streamLost = "stream_lost", shutdown }
+        public enum Reason: String, Codable, Sendable {
+            case labelChanged = "label_changed", streamLost = "stream_lost", shutdown, endOfStream = "end_of_stream"
+        }
         public var id: String
         public var label: String
         public var start: Double
@@ -153,6 +176,7 @@ public enum StreamEvent: Sendable, Equatable {
     /// The `event` field's value.
     public var name: String {
         switch self {
+        case .streamStarted: return "stream_started"
         case .segmentStart: return "segment_start"
         case .segmentUpdate: return "segment_update"
         case .segmentEnd: return "segment_end"
@@ -172,6 +196,7 @@ extension StreamEvent: Codable {
         try c.encode(name, forKey: .event)
         try c.encode(Self.schemaVersion, forKey: .schema)
         switch self {
+        case .streamStarted(let p): try p.encode(to: encoder)
         case .segmentStart(let p): try p.encode(to: encoder)
         case .segmentUpdate(let p): try p.encode(to: encoder)
         case .segmentEnd(let p): try p.encode(to: encoder)
@@ -185,6 +210,7 @@ extension StreamEvent: Codable {
         let c = try decoder.container(keyedBy: Envelope.self)
         let name = try c.decode(String.self, forKey: .event)
         switch name {
+        case "stream_started": self = .streamStarted(try StreamStarted(from: decoder))
         case "segment_start": self = .segmentStart(try SegmentStart(from: decoder))
         case "segment_update": self = .segmentUpdate(try SegmentUpdate(from: decoder))
         case "segment_end": self = .segmentEnd(try SegmentEnd(from: decoder))

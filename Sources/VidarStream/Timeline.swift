@@ -31,12 +31,37 @@ public struct Timeline: Codable, Sendable {
         public var crop: [Int]
         public var mean: [Float]
         public var std: [Float]
+        /// What the model knows and does not (the bundled model: synthetic stick figures only).
+        public var notice: String?
         public init(name: String, path: String, sha256Prefix: String, classes: Int, clipLength: Int, samplingFps: Double?, stride: Int,
-                    resize: [Int], crop: [Int], mean: [Float], std: [Float]) {
+                    resize: [Int], crop: [Int], mean: [Float], std: [Float], notice: String? = nil) {
             (self.name, self.path, self.sha256Prefix, self.classes) = (name, path, sha256Prefix, classes)
             (self.clipLength, self.samplingFps, self.stride) = (clipLength, samplingFps, stride)
-            (self.resize, self.crop, self.mean, self.std) = (resize, crop, mean, std)
+            (self.resize, self.crop, self.mean, self.std, self.notice) = (resize, crop, mean, std, notice)
         }
+    }
+
+    /// Who made the document.
+    public struct Provenance: Codable, Sendable {
+        public var vidarVersion: String
+        public init(vidarVersion: String) { self.vidarVersion = vidarVersion }
+    }
+
+    /// Something the run could not see or had to make up, said in the document itself.
+    public struct Warning: Codable, Sendable, Equatable {
+        public enum Code: String, Codable, Sendable {
+            /// Decoding stopped well before the container's stated duration (truncated or damaged file).
+            case endedEarly = "ended_early"
+            /// More than a small share of frames could not be decoded and were skipped.
+            case corruptFrames = "corrupt_frames"
+            /// The last stretch was labelled from a clip padded by repeating its last frame.
+            case paddedTail = "padded_tail"
+            /// The whole video was shorter than one clip: its only clip was padded.
+            case shorterThanOneClip = "shorter_than_one_clip"
+        }
+        public var code: Code
+        public var message: String
+        public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
     }
 
     public struct ClipPrediction: Codable, Sendable {
@@ -70,6 +95,7 @@ public struct Timeline: Codable, Sendable {
     public var schema = Timeline.schemaVersion
     /// False when the run was interrupted: the segments cover only the processed part.
     public var complete: Bool
+    public var provenance: Provenance
     public var source: Source
     public var model: Model
     public var aggregator: AggregatorOptions
@@ -78,18 +104,22 @@ public struct Timeline: Codable, Sendable {
     public var segments: [Segment]
     public var clips: [ClipPrediction]?
     public var stats: Stats
+    public var warnings: [Warning]
 
     public static let fieldNotes = [
         "segments": "contiguous, non-overlapping, covering the processed time; start/end in seconds from the first frame's PTS",
+        "segments.label": "the class with the highest mean smoothed probability over the segment's clips (no_action when none held the enter threshold)",
         "segments.score": "mean smoothed probability of the label over the segment's clips (no_action: mean of 1 - top smoothed probability)",
         "segments.peak": "highest smoothed probability of the label in the segment",
         "segments.alternatives": "other classes by mean smoothed probability over the segment",
         "clips.top": "per-clip softmax probabilities, not smoothed",
     ]
 
-    public init(complete: Bool, source: Source, model: Model, aggregator: AggregatorOptions, segments: [Segment],
-                clips: [ClipPrediction]?, stats: Stats) {
+    public init(complete: Bool, provenance: Provenance, source: Source, model: Model, aggregator: AggregatorOptions,
+                segments: [Segment], clips: [ClipPrediction]?, stats: Stats, warnings: [Warning]) {
         self.complete = complete
+        self.provenance = provenance
+        self.warnings = warnings
         self.source = source
         self.model = model
         self.aggregator = aggregator

@@ -9,8 +9,10 @@ public struct Clip: Sendable {
     public let end: Double
     /// The decoded-frame indices the clip's frames came from (repeats where frames were duplicated).
     public var sourceIndices: [Int] { frames.map(\.index) }
-    /// True when the video was shorter than one clip and its last frame was repeated to fill it.
-    public let padded: Bool
+    /// How many times the last frame was repeated to fill the clip: the video was shorter than one clip, or this
+    /// is its tail, after the last full clip. 0 for a full clip.
+    public let repeatedFrames: Int
+    public var padded: Bool { repeatedFrames > 0 }
 }
 
 public struct SamplingOptions: Sendable, Equatable, Codable {
@@ -86,6 +88,8 @@ public struct ClipBuilder {
     public let options: SamplingOptions
     private var resampler: FrameResampler
     private var window: [VideoFrame] = []
+    /// Frames of `window` that no emitted clip covers yet.
+    private var fresh = 0
     private var untilNextStart = 0
     public private(set) var clipsEmitted = 0
     /// Source frame period estimate, for clip end times when no resampling is done.
@@ -102,16 +106,18 @@ public struct ClipBuilder {
         return clips
     }
 
-    /// Flushes the resampler; a video too short for any clip yields one clip padded with its last frame.
+    /// Flushes the resampler. Frames no clip covers yet (a video shorter than one clip, or the tail after the last
+    /// full clip) become one last clip, the next window padded with its last frame, so the whole video is labelled.
     public mutating func finish() -> [Clip] {
         var clips: [Clip] = []
         for sampled in resampler.finish() { if let c = add(sampled) { clips.append(c) } }
-        if clipsEmitted == 0, let last = window.last {
-            let padded = window + Array(repeating: last, count: options.clipLength - window.count)
-            clips.append(makeClip(padded, padded: true))
+        if fresh > 0, let last = window.last {
+            let repeats = options.clipLength - window.count
+            clips.append(makeClip(window + Array(repeating: last, count: repeats), repeatedFrames: repeats))
             clipsEmitted += 1
         }
         window.removeAll()
+        fresh = 0
         return clips
     }
 
@@ -123,9 +129,11 @@ public struct ClipBuilder {
             return nil
         }
         window.append(frame)
+        fresh += 1
         guard window.count == options.clipLength else { return nil }
-        let clip = makeClip(window, padded: false)
+        let clip = makeClip(window, repeatedFrames: 0)
         clipsEmitted += 1
+        fresh = 0
         if options.stride >= options.clipLength {
             untilNextStart = options.stride - options.clipLength
             window.removeAll(keepingCapacity: true)
@@ -135,8 +143,10 @@ public struct ClipBuilder {
         return clip
     }
 
-    private func makeClip(_ frames: [VideoFrame], padded: Bool) -> Clip {
+    private func makeClip(_ frames: [VideoFrame], repeatedFrames: Int) -> Clip {
         let period = resampler.period ?? lastGap
-        return Clip(frames: frames, start: frames.first!.time, end: frames.last!.time + period, padded: padded)
+        // A padded clip ends with the last real frame's period: the repeats stand for no time.
+        let lastReal = frames[frames.count - 1 - repeatedFrames]
+        return Clip(frames: frames, start: frames.first!.time, end: lastReal.time + period, repeatedFrames: repeatedFrames)
     }
 }

@@ -2,6 +2,7 @@
 // video stream, converting to RGB24 with swscale. Every blocking call runs under a deadline enforced by
 // FFmpeg's interrupt callback, so a dead camera or a stalled socket ends in a timeout, never a hang.
 import CFFmpeg
+import CFFmpegLog
 import Foundation
 
 /// Stops every MediaSource it is given to, at once, including one still connecting (shutdown of a live reader).
@@ -60,7 +61,7 @@ public struct StreamInfo: Sendable, Codable, Equatable {
 private let deviceSetup: Void = {
     avdevice_register_all()
     let levels = ["quiet": AV_LOG_QUIET, "error": AV_LOG_ERROR, "warning": AV_LOG_WARNING, "info": AV_LOG_INFO, "debug": AV_LOG_DEBUG]
-    av_log_set_level(levels[ProcessInfo.processInfo.environment["VIDAR_FFMPEG_LOG"] ?? "quiet"] ?? AV_LOG_QUIET)
+    vidar_install_log(levels[ProcessInfo.processInfo.environment["VIDAR_FFMPEG_LOG"] ?? "quiet"] ?? AV_LOG_QUIET)
 }()
 
 /// An open input with a decoder for its video stream. Not thread-safe: one reader per thread.
@@ -89,6 +90,9 @@ public final class MediaSource {
     private var finished = false
     private var lastTime: Double = -.infinity
 
+    /// Timestamp of the last frame returned, nil before the first.
+    public var lastFrameTime: Double? { lastTime.isFinite ? lastTime : nil }
+
     public init(url: String, options: SourceOptions = SourceOptions()) throws {
         _ = deviceSetup
         if options.format == nil { try Self.checkLocalFile(url) }  // with --format it may be a device or a filter graph
@@ -110,15 +114,21 @@ public final class MediaSource {
         var inputFormat: UnsafePointer<AVInputFormat>?
         if let name = options.format {
             inputFormat = av_find_input_format(name)
-            guard inputFormat != nil else { throw fail(VideoError(.failed, url, "unknown input format '\(name)' (see `ffmpeg -formats`)")) }
+            guard inputFormat != nil else { throw fail(VideoError(.badOption, url, "unknown input format '\(name)' (see `ffmpeg -formats`)")) }
         }
         Self.arm(deadline, options.timeout)
+        vidar_clear_last_log()
         var rc = avformat_open_input(&format, url, inputFormat, &dict)
         guard rc >= 0 else {
             if options.stopToken?.isStopped == true { throw fail(VideoError(.failed, url, "stopped")) }
             throw fail(deadline.pointee.timed_out != 0
                        ? VideoError(.timeout, url, "timed out: no answer within \(options.timeout) s while opening")
                        : Self.openError(rc, url: url))
+        }
+        // Options FFmpeg did not consume are misspelt or meant for another input: say so instead of ignoring them.
+        if let unused = av_dict_get(dict, "", nil, AV_DICT_IGNORE_SUFFIX) {
+            let key = String(cString: unused.pointee.key)
+            throw fail(VideoError(.badOption, url, "input option '\(key)' is not an option of this input's format or protocol"))
         }
         Self.arm(deadline, options.timeout)
         rc = avformat_find_stream_info(format, nil)
@@ -127,15 +137,24 @@ public final class MediaSource {
         }
         let ctx = format!
         let streams = (0..<Int(ctx.pointee.nb_streams)).map { ctx.pointee.streams[$0]! }
-        let videoStreams = streams.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }
+        // A cover picture (an audio file's attached picture) is one still image, not video.
+        func isVideo(_ st: UnsafeMutablePointer<AVStream>) -> Bool {
+            st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO && (st.pointee.disposition & VIDAR_AV_DISPOSITION_ATTACHED_PIC) == 0
+        }
+        let videoStreams = streams.filter(isVideo)
         if let requested = options.streamIndex {
-            guard requested >= 0, requested < streams.count, streams[requested].pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
+            guard requested >= 0, requested < streams.count, isVideo(streams[requested]) else {
                 throw fail(VideoError(.noVideoStream, url, "stream \(requested) is not a video stream"))
             }
         }
-        guard !videoStreams.isEmpty else { throw fail(VideoError(.noVideoStream, url, "no video stream (audio or data only?)")) }
+        guard !videoStreams.isEmpty else {
+            let art = streams.contains { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }
+            throw fail(VideoError(.noVideoStream, url, art ? "no video stream (only a cover picture, e.g. an audio file's album art)"
+                                                          : "no video stream (audio or data only?)"))
+        }
         var decoder: UnsafePointer<AVCodec>?
-        let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, Int32(options.streamIndex ?? -1), -1, &decoder, 0)
+        let wanted = options.streamIndex ?? (videoStreams.count == 1 ? Int(videoStreams[0].pointee.index) : -1)
+        let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, Int32(wanted), -1, &decoder, 0)
         let stream = streams[Int(index >= 0 ? index : videoStreams[0].pointee.index)]
         let par = stream.pointee.codecpar!
         guard index >= 0, let decoder else {
@@ -317,11 +336,23 @@ public final class MediaSource {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Why an open failed, in FFmpeg's own words where its log said more than the error code (a host that does
+    /// not resolve reads "Input/output error" as a code).
     private static func openError(_ rc: Int32, url: String) -> VideoError {
-        if rc == vidar_averror(ENOENT) { return VideoError(.notFound, url, "no such file") }
+        let logged = String(cString: vidar_get_last_log()).trimmingCharacters(in: .whitespacesAndNewlines)
+        if rc == vidar_averror(ENOENT) && !url.contains("://") { return VideoError(.notFound, url, "no such file") }
         if rc == vidar_averror(EACCES) { return VideoError(.permissionDenied, url, "permission denied") }
         if rc == VIDAR_AVERROR_INVALIDDATA { return VideoError(.notMedia, url, "not a media file FFmpeg recognises (or its header is damaged)") }
-        return VideoError(.failed, url, "cannot open: \(message(rc))")
+        if [VIDAR_AVERROR_HTTP_BAD_REQUEST, VIDAR_AVERROR_HTTP_UNAUTHORIZED, VIDAR_AVERROR_HTTP_FORBIDDEN, VIDAR_AVERROR_HTTP_NOT_FOUND,
+            VIDAR_AVERROR_HTTP_OTHER_4XX].contains(rc) {
+            return VideoError(.rejected, url, "the server refused it: \(message(rc))")
+        }
+        if rc == VIDAR_AVERROR_PROTOCOL_NOT_FOUND { return VideoError(.badOption, url, "FFmpeg has no protocol for this URL") }
+        if logged.contains("resolve hostname") || logged.contains("Name or service not known") {
+            return VideoError(.unknownHost, url, logged)
+        }
+        let code = message(rc)
+        return VideoError(.failed, url, "cannot open: " + (logged.isEmpty || logged == code ? code : "\(logged) (\(code))"))
     }
 
     /// Files get precise reasons before FFmpeg sees them; URLs and devices go straight to FFmpeg.

@@ -11,6 +11,12 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
         case corrupt
         /// A blocking call exceeded the timeout (dead network source, stalled pipe).
         case timeout
+        /// The server answered, and refused (HTTP 4xx).
+        case rejected
+        /// The host name does not resolve.
+        case unknownHost
+        /// An input format, option or protocol FFmpeg does not know.
+        case badOption
         /// Any other FFmpeg failure (network refused, bad option…).
         case failed
     }
@@ -26,4 +32,18 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "\(input): \(reason)" }
+
+    /// Retrying cannot help (the file is missing, the server said no, the name does not resolve): a live reader
+    /// that meets one before it ever connected stops at once instead of retrying.
+    public var isPermanent: Bool {
+        switch kind {
+        case .notFound, .isDirectory, .permissionDenied, .notMedia, .noVideoStream, .unsupportedCodec, .unknownHost, .badOption:
+            return true
+        case .rejected:
+            // An HTTP server's 4xx stands; an RTSP relay answers 404 until its publisher has started.
+            return input.hasPrefix("http://") || input.hasPrefix("https://")
+        case .corrupt, .timeout, .failed:
+            return false
+        }
+    }
 }

@@ -42,8 +42,13 @@ enum Label {
         for s in segments { #expect((s["end"] as! Double) <= 3.0 && (s["start"] as! Double) < (s["end"] as! Double)) }
         for (a, b) in zip(segments, segments.dropFirst()) { #expect(a["end"] as? Double == b["start"] as? Double) }
         let stats = try #require(t["stats"] as? [String: Any])
-        #expect(stats["frames_decoded"] as? Int == 75 && stats["clips"] as? Int == 2)
-        #expect((t["clips"] as? [Any])?.count == 2)
+        // Two full clips and the tail (13 sampled frames) padded into a third, which the timeline says.
+        #expect(stats["frames_decoded"] as? Int == 75 && stats["clips"] as? Int == 3 && stats["padded_clip"] as? Bool == true)
+        #expect((t["clips"] as? [Any])?.count == 3)
+        #expect(segments.last?["end"] as? Double == 3.0, "the tail is labelled up to the video's end")
+        let warnings = try #require(t["warnings"] as? [[String: Any]])
+        #expect(warnings.map { $0["code"] as? String } == ["padded_tail"])
+        #expect((t["provenance"] as? [String: Any])?["vidar_version"] as? String == Installation.version)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["t.json"], "written atomically, no temp left")
     }
 
@@ -51,11 +56,13 @@ enum Label {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let broken = try Label.video("not_media.mp4")
+        let missing = try Label.video("h264.mp4").replacingOccurrences(of: "h264.mp4", with: "missing.mp4")
         let r = try CLI.run(["label", "--model", try Label.model, "-o", dir.path, "--quiet",
-                             try Label.video("h264.mp4"), broken, try Label.video("short.mp4"), "/nonexistent/x.mp4"])
+                             try Label.video("h264.mp4"), broken, try Label.video("short.mp4"), missing])
         #expect(r.status == 1, "\(r.stderr)")
-        #expect(r.stderrLines.count == 2, "\(r.stderr)")
-        #expect(r.stderr.contains(broken) && r.stderr.contains("not a media file") && r.stderr.contains("/nonexistent/x.mp4: no such file"))
+        #expect(r.stderrLines.count == 3, "two errors and the summary: \(r.stderr)")
+        #expect(r.stderr.contains(broken) && r.stderr.contains("not a media file") && r.stderr.contains("missing.mp4: no such file"))
+        #expect(r.stderrLines.last == "vidar: 2 labelled, 2 failed, 2 warnings")
         let written = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(written == ["h264.mp4.json", "short.mp4.json"])
         let short = try Label.timeline(dir.appendingPathComponent("short.mp4.json").path)
@@ -94,9 +101,12 @@ enum Label {
         #expect(vtt.components(separatedBy: " --> ").count - 1 == segments.count)
         #expect(vtt.range(of: #"\d{2}:\d{2}:\d{2}\.\d{3} --> "#, options: .regularExpression) != nil)
         let csv = try run("csv").split(separator: "\n")
-        #expect(csv.first == "start,end,label,score,peak,clips,alternatives")
+        #expect(csv.first == "source,start,end,label,score,peak,clips,alternatives")
         #expect(csv.count == segments.count + 1)
-        #expect(csv.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count >= 7 })
+        #expect(csv.dropFirst().allSatisfy { $0.hasPrefix(video + ",") && $0.split(separator: ",", omittingEmptySubsequences: false).count >= 8 })
+        for line in jsonl {
+            #expect((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["source"] as? String == video)
+        }
     }
 
     /// A per-class threshold above anything the model reaches keeps that class out of the timeline.
@@ -119,12 +129,12 @@ enum Label {
     @Test func progressLinesAreJSON() throws {
         let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--progress", "json", try Label.video("h264.mp4")])
         #expect(r.status == 0)
-        let lines = r.stderrLines
-        #expect(!lines.isEmpty)
-        for l in lines {
-            let o = try #require(try JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any])
-            #expect(o["event"] as? String == "progress" && o["frames"] as? Int != nil && o["clips"] as? Int != nil)
-        }
+        let lines = try r.stderrLines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let progress = lines.filter { $0["event"] as? String == "progress" }
+        #expect(!progress.isEmpty && progress.allSatisfy { $0["frames"] as? Int != nil && $0["clips"] as? Int != nil })
+        #expect(lines.contains { $0["event"] as? String == "warning" && $0["code"] as? String == "padded_tail" })
+        #expect(lines.last?["event"] as? String == "summary" && lines.last?["labelled"] as? Int == 1 && lines.last?["failed"] as? Int == 0)
+        #expect(lines.allSatisfy { ["progress", "warning", "summary"].contains($0["event"] as? String ?? "") }, "only JSON on stderr")
     }
 
     /// On a terminal (a pty from util-linux `script`), stderr shows a progress bar; piped, it shows none.
@@ -170,7 +180,7 @@ enum Label {
         #expect(t["complete"] as? Bool == false)
         let segments = try #require(t["segments"] as? [[String: Any]])
         let clips = (t["stats"] as? [String: Any])?["clips"] as? Int ?? 0
-        #expect(clips >= 1 && clips < 9, "stopped early: \(clips) of 9 clips")
+        #expect(clips >= 1 && clips < 10, "stopped early: \(clips) of 10 clips")
         #expect(!segments.isEmpty && (segments.last!["end"] as! Double) < 10)
         #expect(try Label.schemaProblems(out).isEmpty)
     }

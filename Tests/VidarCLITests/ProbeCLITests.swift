@@ -28,9 +28,10 @@ import Vidar
         let j = try Self.json(r)
         #expect(j["frames_decoded"] as? Int == 75)
         #expect(j["corrupt_frames_skipped"] as? Int == 0)
-        #expect(j["clips"] as? Int == 2)   // 3 s at 15 fps = 45 sampled frames → two 16-frame clips
+        // 3 s at 15 fps = 45 sampled frames → two 16-frame clips and the 13-frame tail padded into a third
+        #expect(j["clips"] as? Int == 3 && j["padded_clips"] as? Int == 1 && j["shorter_than_one_clip"] as? Bool == false)
         let overlap = try Self.json(try CLI.run(["probe", "--count", "--stride", "8", try Self.video("h264.mp4")]))
-        #expect(overlap["clips"] as? Int == 4)
+        #expect(overlap["clips"] as? Int == 5)
         let short = try Self.json(try CLI.run(["probe", "--count", try Self.video("short.mp4")]))
         #expect(short["clips"] as? Int == 1 && short["shorter_than_one_clip"] as? Bool == true)
         let broken = try Self.json(try CLI.run(["probe", "--count", try Self.video("corrupt_frames.avi")]))
@@ -67,7 +68,7 @@ import Vidar
         let server = try SilentTCPServer()
         defer { server.stop() }
         let url = "tcp://127.0.0.1:\(server.port)"
-        let r = try CLI.run(["probe", "--format", "mpegts", "--timeout", "1", url])
+        let r = try CLI.run(["probe", "--input-format", "mpegts", "--timeout", "1", url])
         expectFailure(r, .unavailable, mentioning: url, "timed out")
     }
 

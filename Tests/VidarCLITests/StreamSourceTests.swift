@@ -44,9 +44,14 @@ func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int)
         defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
         let pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"])
         defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
-        usleep(1_500_000)
         let url = "rtsp://127.0.0.1:\(clientPort)/cam"
-        let r = try CLI.run(["probe", "--timeout", "5", "--option", "rtsp_transport=udp", url])
+        // The relay answers 404 until the publisher's stream is up (a second or more on a loaded machine).
+        var r = try CLI.run(["probe", "--timeout", "5", "--input-option", "rtsp_transport=udp", url])
+        let deadline = Date().addingTimeInterval(20)
+        while r.status != 0 && r.stderr.contains("404") && Date() < deadline {
+            usleep(500_000)
+            r = try CLI.run(["probe", "--timeout", "5", "--input-option", "rtsp_transport=udp", url])
+        }
         #expect(r.status == 0, "\(r.stderr)")
         let j = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(j["container"] as? String == "rtsp" && j["codec"] as? String == "h264" && j["width"] as? Int == 320)
@@ -60,7 +65,7 @@ func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int)
         nonisolated(unsafe) var r: ProcessResult?
         let done = DispatchSemaphore(value: 0)
         result.async {
-            r = try? CLI.run(["probe", "--timeout", "15", "--option", "rtsp_flags=listen", "--option", "rtsp_transport=tcp", url])
+            r = try? CLI.run(["probe", "--timeout", "15", "--input-option", "rtsp_flags=listen", "--input-option", "rtsp_transport=tcp", url])
             done.signal()
         }
         usleep(800_000)
@@ -84,10 +89,10 @@ func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int)
 
     /// libavdevice is wired in: its lavfi virtual device opens like a camera would (no /dev/video here).
     @Test func libavdeviceInputsOpen() throws {
-        let r = try CLI.run(["probe", "--count", "--format", "lavfi", "testsrc2=size=160x120:rate=25:duration=2"])
+        let r = try CLI.run(["probe", "--count", "--input-format", "lavfi", "testsrc2=size=160x120:rate=25:duration=2"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"frames_decoded\":50"))
         let camera = "/dev/video9"
-        expectFailure(try CLI.run(["probe", "--format", "v4l2", "--timeout", "2", camera]), .noInput, mentioning: camera, "no such file")
+        expectFailure(try CLI.run(["probe", "--input-format", "v4l2", "--timeout", "2", camera]), .noInput, mentioning: camera, "no such file")
     }
 }

@@ -60,7 +60,25 @@ struct SamplingTests {
         #expect(overlap.map { $0.sourceIndices.first! } == [0, 8, 16, 24])
         #expect(overlap[1].sourceIndices == Array(8..<24))
         let sparse = clips(input, SamplingOptions(fps: nil, clipLength: 8, stride: 12))
-        #expect(sparse.map { $0.sourceIndices.first! } == [0, 12, 24])
+        // 36…39 are left after the clip at 24 and the 4-frame gap: a padded tail clip covers them.
+        #expect(sparse.map { $0.sourceIndices.first! } == [0, 12, 24, 36])
+        #expect(sparse.map(\.repeatedFrames) == [0, 0, 0, 4])
+    }
+
+    @Test func theTailAfterTheLastFullClipIsAPaddedClip() {
+        let input = frames(times: (0..<45).map { Double($0) / 15 })
+        let c = clips(input, SamplingOptions(fps: 15, clipLength: 16))
+        #expect(c.map { $0.sourceIndices.first! } == [0, 16, 32])
+        let tail = c[2]
+        #expect(tail.repeatedFrames == 3 && tail.frames.count == 16)
+        #expect(tail.sourceIndices == Array(32..<45) + [44, 44, 44])
+        #expect(abs(tail.start - 32.0 / 15) < 1e-9 && abs(tail.end - 45.0 / 15) < 1e-9, "ends with the last real frame")
+        // Overlapping clips: the tail is the next window (stride 8) padded.
+        let overlap = clips(input, SamplingOptions(fps: 15, clipLength: 16, stride: 8))
+        #expect(overlap.map { $0.sourceIndices.first! } == [0, 8, 16, 24, 32])
+        #expect(overlap.last!.repeatedFrames == 3)
+        // Exactly filled: no tail.
+        #expect(clips(frames(times: (0..<32).map { Double($0) / 15 }), SamplingOptions(fps: 15, clipLength: 16)).count == 2)
     }
 
     @Test func aVideoShorterThanAClipYieldsOnePaddedClip() {

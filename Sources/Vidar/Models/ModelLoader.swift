@@ -9,6 +9,8 @@ public struct LoadedModel: Sendable {
     public let checkpoint: CheckpointSummary
     public let labels: [String]?
     public let preprocessing: Preprocessing
+    /// What users should know about this model's reach (set for the bundled synthetic model).
+    public let notice: String?
 }
 
 public enum ModelLoader {
@@ -21,7 +23,8 @@ public enum ModelLoader {
         let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
         return LoadedModel(path: path, network: network,
                            checkpoint: CheckpointSummary(format: dict.format, dtypes: dict.dtypeSummary, metadata: dict.metadata),
-                           labels: labels, preprocessing: preprocessing)
+                           labels: labels, preprocessing: preprocessing,
+                           notice: path == ModelRegistry.bundledPath ? ModelRegistry.bundledNotice : nil)
     }
 }
 

@@ -23,13 +23,12 @@ public enum ModelRegistry {
     /// The small action model this project trains and ships (tools/actions/train.py): the default `--model`.
     public static let bundledName = "vidar-actions"
 
-    /// Where the bundled model is: the package's resource bundle beside the binary, else the source tree.
-    public static var bundledPath: String? {
-        let candidates: [String?] = [Bundle.module.path(forResource: "vidar-actions", ofType: "safetensors"),
-                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                              .appendingPathComponent("Resources/vidar-actions.safetensors").path]
-        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
-    }
+    /// Where the bundled model is: beside the binary (its resource bundle, or PREFIX/share/vidar once installed).
+    public static var bundledPath: String? { Installation.dataFile("vidar-actions.safetensors") }
+
+    /// Said once wherever the bundled model labels something: it knows only what it was trained on.
+    public static let bundledNotice = "the bundled vidar-actions model was trained on synthetic stick figures (7 actions); "
+        + "on real footage use torchvision's Kinetics-400 checkpoints (--model r3d_18 after `vidar models fetch r3d_18`)"
 
     /// `$VIDAR_CACHE_DIR`, else `$XDG_CACHE_HOME/vidar/models`, else `~/.cache/vidar/models`.
     public static func cacheDirectory(environment env: [String: String] = ProcessInfo.processInfo.environment) -> URL {
@@ -53,7 +52,11 @@ public enum ModelRegistry {
                                environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         if FileManager.default.fileExists(atPath: spec) { return spec }
         if spec == bundledName {
-            guard let path = bundledPath else { throw VidarError(.notFound, "\(spec): the bundled model is missing from this build") }
+            guard let path = bundledPath else {
+                let searched = Installation.dataDirectories.map(\.path).joined(separator: ", ")
+                throw VidarError(.notFound, "\(spec): the bundled model is missing from this installation (searched \(searched); "
+                                 + "`make install` puts it in PREFIX/share/vidar)")
+            }
             return path
         }
         guard let model = model(named: spec) else {

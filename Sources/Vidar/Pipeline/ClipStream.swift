@@ -9,18 +9,40 @@ import VidarVideo
 
 /// What a stream reads, and so how it treats its source.
 public enum StreamInput: Sendable {
-    /// A file or other finite input, read once. Nothing is dropped: decoding waits for inference (block ring),
-    /// times are the video's own, and a short tail is padded into a last clip.
+    /// A file or other finite input, read once as fast as it decodes. Nothing is dropped: decoding waits for
+    /// inference (block ring), times are the video's own, and the tail is padded into a last clip.
     case file(String)
-    /// A live source: reconnects after EOF, errors and timeouts; decoding never waits for inference (drop-oldest
-    /// ring, so the network always gets the freshest complete clip); times follow the wall clock.
-    case live(String, Reconnect)
+    /// A live source (or a file or pipe watched as one): decoding never waits for inference (drop-oldest ring,
+    /// so the network always gets the freshest complete clip), times follow the wall clock, segments are events.
+    case live(String, LiveOptions)
 
     public var url: String {
         switch self { case .file(let u), .live(let u, _): return u }
     }
 
     var isLive: Bool { if case .live = self { return true } else { return false } }
+}
+
+/// How a live stream treats its source.
+public struct LiveOptions: Sendable {
+    /// What the end of the input means.
+    public enum AtEnd: Sendable {
+        /// A network stream that ended has dropped: reconnect with backoff.
+        case reconnect
+        /// A file or pipe has ended: the stream finishes.
+        case finish
+        /// Start the input over, continuing the stream's time (`watch --loop`).
+        case loop
+    }
+
+    public var reconnect = Reconnect()
+    public var atEnd = AtEnd.reconnect
+    /// Deliver frames no faster than their timestamps, as a camera would (a file watched as if live).
+    public var realtime = false
+
+    public init(reconnect: Reconnect = Reconnect(), atEnd: AtEnd = .reconnect, realtime: Bool = false) {
+        (self.reconnect, self.atEnd, self.realtime) = (reconnect, atEnd, realtime)
+    }
 }
 
 /// Capped, jittered exponential backoff between reconnection attempts.
@@ -64,6 +86,17 @@ public enum StreamOutput: Sendable {
     case segment(Segment)
     /// A live stream's lifecycle event (segments with ids, source lost and restored).
     case event(StreamEvent)
+    /// What a live stream's source is doing, for status displays.
+    case source(SourceStatus)
+}
+
+public enum SourceStatus: Sendable {
+    /// Opening the input (attempt 1, 2, … in a row).
+    case connecting(attempt: Int)
+    /// The first frame of a connection arrived.
+    case connected(StreamInfo)
+    /// The input ended and the stream finishes (a file or a pipe).
+    case ended
 }
 
 public struct ClipResult: Sendable {
@@ -73,6 +106,8 @@ public struct ClipResult: Sendable {
     public let probabilities: [Float]
     /// The video was shorter than this clip: its last frame was repeated.
     public let padded: Bool
+    /// Repeats of the last frame in a padded clip.
+    public let repeatedFrames: Int
 }
 
 public final class ClipStream: Sendable {
@@ -94,33 +129,39 @@ public final class ClipStream: Sendable {
     let ring: FrameRing<Item>
     /// When the stream started: live stream times count from it, and UTC stamps are derived from it.
     let startWall = Date()
-    private let output: @Sendable (StreamOutput) -> Void
+    /// Stream time → when it arrived, for the UTC stamps of events.
+    let clock = WallClockMap()
+    let output: @Sendable (StreamOutput) -> Void
     private let consumer: Mutex<Consumer>
-    private let producer = Mutex(ProducerState())
+    let producer = Mutex(ProducerState())
     private let producerDone = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
 
-    /// Between the decode thread and inference.
+    /// Between the decode thread and inference. `wall` is seconds since `startWall` when it happened.
     enum Item: Sendable {
         case clip(PreparedClip)
-        case lost(at: Double, reason: String, retryIn: Double?)
-        case restored(at: Double, gap: Double)
+        case lost(at: Double, wall: Double, reason: String, retryIn: Double?)
+        case restored(at: Double, wall: Double, gap: Double)
     }
 
-    /// A clip transformed for the network, in stream time, with the wall time its last frame arrived.
+    /// A clip transformed for the network, in stream time, with the wall times (seconds since `startWall`) its
+    /// first and last frames arrived.
     struct PreparedClip: Sendable {
         let start: Double, end: Double
-        let padded: Bool
+        let repeatedFrames: Int
         /// (3, T, H, W)
         let tensor: [Float]
-        let arrival: Double
+        let startArrival: Double, arrival: Double
     }
 
-    /// What the decode thread learns: the source's description, and why it ended if it failed.
+    /// What the decode thread learns: the source's description, and how it ended.
     struct ProducerState {
         var info: StreamInfo?
         var failure: (any Error)?
         var gaveUp = false
+        var endedAtEOF = false
+        /// Where a file's video ends: its last frame's time plus one frame, within the stated duration.
+        var videoEnd: Double?
     }
 
     /// The inference side's state, touched by the thread that runs inference.
@@ -165,7 +206,7 @@ public final class ClipStream: Sendable {
             defer { ring.close(); producerDone.signal() }
             switch input {
             case .file(let path): readFile(path)
-            case .live(let url, let reconnect): readLive(url, reconnect)
+            case .live(let url, let live): readLive(url, live)
             }
         }
     }
@@ -189,10 +230,11 @@ public final class ClipStream: Sendable {
         stop()
         producerDone.wait()
         if let inferenceFailure { throw inferenceFailure }
-        let state = producer.withLock { ($0.failure, $0.gaveUp) }
-        if let failure = state.0, !interrupted, !input.isLive { throw failure }
-        finish(reason: state.1 ? .streamLost : .shutdown)
-        if state.1 && !interrupted { return .gaveUp }
+        let state = producer.withLock { $0 }
+        if let failure = state.failure, !interrupted { throw failure }
+        finish(reason: state.gaveUp ? .streamLost : state.endedAtEOF && !interrupted ? .endOfStream : .shutdown,
+               through: interrupted ? nil : state.videoEnd)
+        if state.gaveUp && !interrupted { return .gaveUp }
         return interrupted && !input.isLive ? .interrupted : .finished
     }
 
@@ -220,6 +262,10 @@ public final class ClipStream: Sendable {
     /// Feeds inferred clips (in order) to the aggregator and publishes the results.
     func deliver(_ results: [(PreparedClip, [Float])]) {
         let duration = input.isLive ? nil : info?.duration
+        for (clip, _) in results {
+            clock.record(clip.start, arrived: clip.startArrival)
+            clock.record(clip.end, arrived: clip.arrival)
+        }
         let utc = self.utc
         let outputs: [StreamOutput] = consumer.withLock { c in
             var out: [StreamOutput] = []
@@ -227,7 +273,8 @@ public final class ClipStream: Sendable {
                 // A clip ends one sampling period after its last frame, but never after the video does.
                 let end = min(clip.end, duration ?? .infinity)
                 let closed = c.aggregator.push(ClipScores(start: clip.start, end: end, probabilities: p))
-                out.append(.clip(ClipResult(start: clip.start, end: end, probabilities: p, padded: clip.padded)))
+                out.append(.clip(ClipResult(start: clip.start, end: end, probabilities: p, padded: clip.repeatedFrames > 0,
+                                            repeatedFrames: clip.repeatedFrames)))
                 out += closed.map(StreamOutput.segment)
                 if input.isLive {
                     out += c.tracker.closed(closed, reason: .labelChanged, utc: utc).map(StreamOutput.event)
@@ -245,22 +292,22 @@ public final class ClipStream: Sendable {
     func handle(_ marker: Item) {
         switch marker {
         case .clip: break
-        case .lost(let at, let reason, let retryIn):
+        case .lost(let at, let wall, let reason, let retryIn):
             finish(reason: .streamLost)
             consumer.withLock { $0.aggregator = Aggregator(options: options.aggregator, labels: model.labels ?? [], live: true) }
-            output(.event(.streamLost(.init(time: at, utc: utc(at), reason: reason, retryIn: retryIn,
-                                            givingUp: retryIn == nil ? true : nil))))
-        case .restored(let at, let gap):
-            output(.event(.streamRestored(.init(time: at, utc: utc(at), gapSeconds: gap,
+            output(.event(.streamLost(.init(time: at, utc: utcString(startWall.addingTimeInterval(wall)), reason: reason,
+                                            retryIn: retryIn, givingUp: retryIn == nil ? true : nil))))
+        case .restored(let at, let wall, let gap):
+            output(.event(.streamRestored(.init(time: at, utc: utcString(startWall.addingTimeInterval(wall)), gapSeconds: gap,
                                                 reconnects: statistics.snapshot.reconnects))))
         }
     }
 
     /// Closes the open segment and publishes every segment not yet published.
-    func finish(reason: StreamEvent.SegmentEnd.Reason) {
+    func finish(reason: StreamEvent.SegmentEnd.Reason, through videoEnd: Double? = nil) {
         let utc = self.utc
         let outputs: [StreamOutput] = consumer.withLock { c in
-            let closed = c.aggregator.finish()
+            let closed = c.aggregator.finish(through: videoEnd)
             var out = closed.map(StreamOutput.segment)
             if input.isLive { out += c.tracker.closed(closed, reason: reason, utc: utc).map(StreamOutput.event) }
             return out
@@ -273,99 +320,10 @@ public final class ClipStream: Sendable {
         statistics.takeInterval(interval: interval, uptime: Date().timeIntervalSince(startWall), dropped: ring.dropped)
     }
 
-    /// A stream time as a UTC timestamp.
+    /// A stream time as the UTC time its frame arrived (not the time its timestamp claims: a file decoded flat
+    /// out runs ahead of the clock).
     var utc: @Sendable (Double) -> String {
-        let start = startWall
-        return { utcString(start.addingTimeInterval($0)) }
-    }
-
-    // MARK: the decode thread
-
-    /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`.
-    private func readFile(_ path: String) {
-        var sourceOptions = options.source
-        sourceOptions.stopToken = stopToken
-        do {
-            let source = try MediaSource(url: path, options: sourceOptions)
-            producer.withLock { $0.info = source.info }
-            var builder = ClipBuilder(options: options.sampling)
-            while !isStopped, let frame = try source.nextFrame() {
-                statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
-                for clip in builder.push(frame) where !isStopped {
-                    guard ring.push(.clip(prepare(clip, arrival: 0))) else { return }
-                }
-            }
-            statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
-            guard !isStopped else { return }
-            for clip in builder.finish() {
-                if clip.padded { statistics.paddedClip() }
-                guard ring.push(.clip(prepare(clip, arrival: 0))) else { return }
-            }
-        } catch {
-            if !isStopped { producer.withLock { $0.failure = error } }
-        }
-    }
-
-    /// A live source: connect, read, lose, back off, reconnect, until stopped or out of retries. Stream time is
-    /// the wall time of a connection's first frame plus the PTS elapsed since, so an outage shows as a jump.
-    private func readLive(_ url: String, _ reconnect: Reconnect) {
-        var failures = 0
-        var lostAt: Double?
-        var lastStreamTime = 0.0
-        var sourceOptions = options.source
-        sourceOptions.stopToken = stopToken
-        while !isStopped {
-            var reason = "end of stream"
-            do {
-                let source = try MediaSource(url: url, options: sourceOptions)
-                if isStopped { return }
-                producer.withLock { $0.info = source.info }
-                var builder = ClipBuilder(options: options.sampling)
-                var offset: Double?
-                var firstPTS = 0.0
-                while let frame = try source.nextFrame() {
-                    let now = Date().timeIntervalSince(startWall)
-                    if offset == nil {
-                        offset = max(now, lastStreamTime)
-                        firstPTS = frame.time
-                        if let lost = lostAt { ring.push(.restored(at: offset!, gap: offset! - lost)) }
-                        lostAt = nil
-                        failures = 0
-                        statistics.connected(true)
-                    }
-                    let t = offset! + frame.time - firstPTS
-                    lastStreamTime = t
-                    statistics.frameArrived()
-                    let timed = VideoFrame(width: frame.width, height: frame.height, rgb: frame.rgb, time: t, index: frame.index)
-                    for clip in builder.push(timed) {
-                        guard ring.push(.clip(prepare(clip, arrival: now))) else { return }
-                    }
-                }
-            } catch let e as VideoError {
-                reason = e.reason
-            } catch {
-                reason = "\(error)"
-            }
-            if isStopped { return }
-            failures += 1
-            let at = max(Date().timeIntervalSince(startWall), lastStreamTime)
-            if lostAt == nil { lostAt = at }
-            statistics.disconnected()
-            if let max = reconnect.maxRetries, failures > max {
-                producer.withLock { $0.gaveUp = true }
-                ring.push(.lost(at: at, reason: reason + "; giving up after \(max) retries", retryIn: nil))
-                return
-            }
-            let delay = reconnect.delay(afterFailures: failures)
-            // One stream_lost per outage: failed reconnections during it are not news.
-            if failures == 1 { ring.push(.lost(at: at, reason: reason, retryIn: delay)) }
-            let until = Date().addingTimeInterval(delay)
-            while Date() < until && !isStopped { usleep(20_000) }
-        }
-    }
-
-    private func prepare(_ clip: Clip, arrival: Double) -> PreparedClip {
-        PreparedClip(start: clip.start, end: clip.end, padded: clip.padded,
-                     tensor: model.preprocessing.transform.apply(clip.frames).data, arrival: arrival)
+        let (start, clock) = (startWall, self.clock)
+        return { utcString(start.addingTimeInterval(clock.arrival(of: $0))) }
     }
 }

@@ -31,9 +31,18 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         return p
     }
 
-    public var summary: String {
+    /// "resize 128×171, crop 112×112, mean …, std …".
+    public var transformSummary: String {
         let t = transform
-        let fps = sampling.fps.map { String(format: "%g fps", $0) } ?? "every frame"
-        return "resize \(t.resize[0])×\(t.resize[1]), crop \(t.crop[0])×\(t.crop[1]), \(sampling.clipLength) frames at \(fps)"
+        func list(_ v: [Float]) -> String { v.map { String(format: "%g", $0) }.joined(separator: ", ") }
+        return "resize \(t.resize[0])×\(t.resize[1]), crop \(t.crop[0])×\(t.crop[1]), mean [\(list(t.mean))], std [\(list(t.std))]"
+    }
+
+    /// "16-frame clips at 15 fps, a new clip every 8 sampled frames (overlapping)".
+    public var samplingSummary: String {
+        let s = sampling
+        let fps = s.fps.map { String(format: "%g fps", $0) } ?? "every decoded frame"
+        let overlap = s.stride < s.clipLength ? " (overlapping)" : s.stride > s.clipLength ? " (with gaps)" : ""
+        return "\(s.clipLength)-frame clips at \(fps), a new clip every \(s.stride) sampled frames\(overlap)"
     }
 }

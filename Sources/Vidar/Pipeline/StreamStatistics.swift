@@ -12,8 +12,12 @@ public final class StreamStatistics: Sendable {
         /// Failed connection attempts (live streams).
         public var reconnects = 0
         public var connected = false
-        /// The last clip was padded: the video was shorter than one clip.
+        /// The last clip was padded: the video was shorter than one clip, or this was its tail.
         public var paddedClip = false
+        /// The padded clip's repeats and the stretch it labels.
+        public var padding: (repeatedFrames: Int, start: Double, end: Double)?
+        /// Timestamp of the last decoded frame (files).
+        public var lastFrameTime: Double?
         /// Wall time of the last decoded frame (live streams).
         public var lastFrame: Date?
     }
@@ -47,7 +51,11 @@ public final class StreamStatistics: Sendable {
         state.withLock { $0.snapshot.connected = false; $0.snapshot.reconnects += 1 }
     }
 
-    func paddedClip() { state.withLock { $0.snapshot.paddedClip = true } }
+    func paddedClip(repeatedFrames: Int, start: Double, end: Double) {
+        state.withLock { $0.snapshot.paddedClip = true; $0.snapshot.padding = (repeatedFrames, start, end) }
+    }
+
+    func lastFrameTime(_ t: Double?) { state.withLock { $0.snapshot.lastFrameTime = t } }
 
     func clipInferred(latency: Double) {
         state.withLock {

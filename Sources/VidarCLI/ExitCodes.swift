@@ -20,7 +20,8 @@ extension ExitCode {
             switch e.kind {
             case .notFound, .isDirectory, .permissionDenied: self = .noInput
             case .notMedia, .noVideoStream, .unsupportedCodec, .corrupt: self = .dataError
-            case .timeout: self = .unavailable
+            case .timeout, .rejected, .unknownHost: self = .unavailable
+            case .badOption: self = .usage
             case .failed: self = e.input.contains("://") ? .unavailable : .dataError
             }
         case let e as CheckpointError:

@@ -1,0 +1,28 @@
+// Credentials in stream URLs (rtsp://user:pass@camera/…, ?token=…) never reach logs, events or API answers:
+// everything that shows a URL shows it through here.
+import Foundation
+
+public enum Redaction {
+    /// Query parameters that carry secrets by convention.
+    static let secretParameters: Set<String> = ["password", "passwd", "pass", "pwd", "token", "access_token", "auth", "key",
+                                                "apikey", "api_key", "secret", "signature", "sig", "credentials"]
+
+    /// `url` with its user information and secret query values replaced by "***".
+    public static func redact(_ url: String) -> String {
+        guard url.contains("://"), var parts = URLComponents(string: url) else { return url }
+        var changed = false
+        if parts.user != nil || parts.password != nil {
+            parts.user = "***"
+            parts.password = nil
+            changed = true
+        }
+        if let items = parts.queryItems {
+            parts.queryItems = items.map { item in
+                guard secretParameters.contains(item.name.lowercased()) else { return item }
+                changed = true
+                return URLQueryItem(name: item.name, value: "***")
+            }
+        }
+        return changed ? (parts.string ?? "***") : url
+    }
+}

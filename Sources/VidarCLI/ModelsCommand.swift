@@ -1,0 +1,139 @@
+// `vidar models list | fetch | inspect`: what checkpoints exist, getting torchvision's, and what a file holds.
+import Foundation
+import Synchronization
+import Vidar
+
+enum ModelsCommand: Command {
+    static let spec = CommandSpec(
+        name: "models",
+        usage: ["vidar models list", "vidar models fetch NAME|URL [--base-url URL] [--cache-dir DIR]",
+                "vidar models inspect CKPT|NAME [--labels FILE] [--json]"],
+        summary: """
+            list: the bundled model and torchvision's Kinetics-400 checkpoints, with where each is. \
+            fetch: downloads a registered checkpoint (or any URL whose file name ends in -<sha256 prefix>.ext) into the \
+            cache, keeps it only if its SHA-256 starts with that prefix, and prints its path. \
+            inspect: architecture, parameters, dtype, classes with their names, preprocessing and sampling, SHA-256.
+            """,
+        groups: [
+            OptionGroup("fetch", [
+                Option(["--base-url"], value: "URL", default: ModelRegistry.torchvisionBaseURL, "where registered names are downloaded from"),
+                Option(["--cache-dir"], value: "DIR", default: "$VIDAR_CACHE_DIR, else $XDG_CACHE_HOME/vidar/models, else ~/.cache/vidar/models",
+                       "where checkpoints are kept"),
+            ]),
+            OptionGroup("inspect", [
+                Option(["--labels"], value: "FILE", default: "the checkpoint's, or Kinetics-400", "class names to pair with the checkpoint"),
+                Option(["--json"], "one JSON object instead of text"),
+            ]),
+        ],
+        footer: "Exit: 0 done; 64 usage; 65 bad checkpoint or hash mismatch; 66 not found; 69 download failed; 73 cannot write the cache.")
+
+    static func run(_ args: ParsedArguments) throws -> ExitCode {
+        guard let sub = args.positionals.first else { throw UsageError("missing subcommand (list, fetch, inspect)") }
+        let operands = Array(args.positionals.dropFirst())
+        let misplaced: [String: [String]] = ["list": ["--base-url", "--cache-dir", "--labels", "--json"],
+                                             "fetch": ["--labels", "--json"], "inspect": ["--base-url", "--cache-dir"]]
+        guard let notHere = misplaced[sub] else { throw UsageError("unknown subcommand '\(sub)' (list, fetch, inspect)") }
+        if let wrong = notHere.first(where: { !args.strings($0).isEmpty }) {
+            throw UsageError("\(wrong) is not an option of `models \(sub)`")
+        }
+        switch sub {
+        case "list":
+            guard operands.isEmpty else { throw UsageError("list takes no arguments") }
+            return list(cache: args.string("--cache-dir"))
+        case "fetch": return try fetch(args, operands)
+        default: return try inspect(args, operands)
+        }
+    }
+
+    static func list(cache: String?) -> ExitCode {
+        func row(_ a: String, _ b: String, _ c: String) -> String {
+            a.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + b.padding(toLength: 26, withPad: " ", startingAt: 0) + " " + c
+        }
+        print(row(ModelRegistry.bundledName, "(bundled)", ModelRegistry.bundledPath ?? "missing from this installation"))
+        for m in ModelRegistry.models {
+            let where_ = (try? ModelRegistry.resolve(m.name)) ?? "not downloaded (vidar models fetch \(m.name))"
+            print(row(m.name, m.fileName, where_))
+        }
+        return .success
+    }
+
+    static func fetch(_ args: ParsedArguments, _ operands: [String]) throws -> ExitCode {
+        let base = args.string("--base-url") ?? ModelRegistry.torchvisionBaseURL
+        let cache = args.string("--cache-dir").map { URL(fileURLWithPath: $0) } ?? ModelRegistry.cacheDirectory()
+        guard operands.count == 1 else { throw UsageError("fetch takes one model name or URL") }
+        let terminal = isatty(STDERR_FILENO) == 1
+        let lastShown = Mutex(-1)
+        let name = operands[0]
+        let fetcher = ModelFetcher(cacheDirectory: cache) { received, expected in
+            guard terminal else { return }
+            let mb = Double(received) / 1e6
+            let percent = expected > 0 ? Int(100 * received / expected) : -1
+            guard lastShown.withLock({ shown in defer { shown = percent }; return shown != percent }) else { return }
+            let text = expected > 0 ? String(format: "\r%@: %3d%% %.1f/%.1f MB", name, percent, mb, Double(expected) / 1e6)
+                                    : String(format: "\r%@: %.1f MB", name, mb)
+            FileHandle.standardError.write(Data(text.utf8))
+        }
+        let path = try fetcher.fetch(name, baseURL: base)
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        print(path)
+        return .success
+    }
+
+    static func inspect(_ args: ParsedArguments, _ operands: [String]) throws -> ExitCode {
+        let labelsFile = args.string("--labels")
+        let json = args.flag("--json")
+        guard operands.count == 1 else { throw UsageError("inspect takes one checkpoint") }
+        let specs = operands
+        let model = try ModelLoader.load(specs[0], labelsFile: labelsFile)
+        let config = model.network.config
+        let layout = VideoResNetLayout(config)
+        let sha = (try? SHA256.hex(ofFile: model.path)) ?? "unreadable"
+        let stages = zip(zip(config.convKinds, config.blocks), config.widths)
+            .map { "\($0.0.rawValue)×\($0.1)@\($1)" }.joined(separator: ", ")
+        let labelSource = labelsFile ?? (model.checkpoint.metadata[Labels.metadataKey] != nil ? "checkpoint metadata"
+                                         : (model.labels != nil ? "Kinetics-400" : "none"))
+        let macs = layout.multiplyAdds(t: 16, h: 112, w: 112) ?? 0
+        if json {
+            let object: [String: Any] = [
+                "path": model.path, "format": model.checkpoint.format, "architecture": config.name,
+                "config": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:],
+                "parameters": layout.parameterCount, "dtype": model.checkpoint.dtypes,
+                "classes": config.numClasses, "labels": labelSource, "sha256": sha,
+                "multiply_adds_per_16x112x112_clip": macs,
+                "preprocessing": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(model.preprocessing))) ?? [:],
+                "class_names": model.labels ?? [],
+                "sampling": ["fps": model.preprocessing.sampling.fps.map { $0 as Any } ?? NSNull(),
+                             "clip_length": model.preprocessing.sampling.clipLength, "stride": model.preprocessing.sampling.stride],
+                "notice": model.notice ?? NSNull(),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("""
+                path:          \(model.path)
+                format:        \(model.checkpoint.format)
+                architecture:  \(config.name)
+                stem:          \(config.stem.rawValue), \(config.stemWidth) channels
+                stages:        \(stages)
+                classes:       \(config.numClasses) (labels: \(labelSource))
+                parameters:    \(layout.parameterCount)
+                dtype:         \(model.checkpoint.dtypes)
+                multiply-adds: \(String(format: "%.2f", Double(macs) / 1e9)) G per 3×16×112×112 clip
+                class names:   \(classNames(model.labels))
+                preprocessing: \(model.preprocessing.transformSummary)
+                sampling:      \(model.preprocessing.samplingSummary)
+                sha256:        \(sha)
+                """)
+            if let notice = model.notice { print("notice:        \(notice)") }
+        }
+        return .success
+    }
+
+    /// Every name for a small head; the first ones and a count for Kinetics' 400 (--json lists all).
+    static func classNames(_ labels: [String]?) -> String {
+        guard let labels else { return "none (class 0, class 1, …)" }
+        let shown = labels.count <= 50 ? labels : Array(labels.prefix(12))
+        let text = shown.enumerated().map { "\($0) \($1)" }.joined(separator: ", ")
+        return labels.count <= 50 ? text : text + ", … and \(labels.count - 12) more (--json lists all)"
+    }
+}

@@ -1,0 +1,111 @@
+// `vidar watch INPUT`: a live camera or stream for hours, or a file or pipe watched as if live; segment events
+// as JSON Lines as they happen, human-readable status on stderr.
+import Foundation
+import Vidar
+import VidarStream
+import VidarVideo
+
+enum WatchCommand: Command {
+    static let spec = CommandSpec(
+        name: "watch",
+        usage: ["vidar watch [options] [--] INPUT"],
+        summary: """
+            Watches INPUT and writes events as JSON Lines (schema vidar.events/1), flushed as they happen: \
+            stream_started, segment_start, segment_update, segment_end, stream_lost, stream_restored, stats. \
+            A network stream or device (rtsp://, http(s)://, udp://, tcp://, /dev/videoN with --input-format v4l2) \
+            reconnects after EOF, errors and timeouts, with capped, jittered exponential backoff. A file plays in \
+            real time and ends at its end (exit 0); pipe:0 (or -) ends at EOF. Errors that retrying cannot mend (no \
+            such file, HTTP 4xx, unknown host or format) end at once. SIGINT/SIGTERM/SIGHUP end open segments, flush, \
+            exit 0.
+            """,
+        groups: [
+            SharedOptions.model, SharedOptions.sampling, SharedOptions.segments, SharedOptions.compute,
+            SharedOptions.input(decodeThreads: "1"),
+            OptionGroup("live", [
+                Option(["--max-retries"], value: "N", default: "retry forever", "give up after N failed reconnections in a row (exit 69)"),
+                Option(["--no-realtime"], "a file: decode as fast as possible instead of at its own pace"),
+                Option(["--loop"], "a file: start over at its end, forever"),
+            ]),
+            OptionGroup("events", [
+                Option(["-o", "--output"], value: "FILE", aliases: ["--out"], default: "stdout",
+                       "append events to FILE, flushed per line"),
+                Option(["--updates"], value: "SECONDS", default: "none", "segment_update for the open segment at most this often"),
+                Option(["--stats-interval"], value: "S", default: "10", "seconds between stats events"),
+                Option(["--quiet"], "no status lines on stderr (connecting, connected, lost, restored, ended)"),
+            ]),
+        ],
+        footer: """
+            Exit: 0 stopped by a signal, or a file or pipe ended; 69 retries used up or the source unreachable; \
+            64 usage; 65/66 bad or missing model or input.
+            """,
+        renamed: SharedOptions.renamedInputOptions)
+
+    static func run(_ args: ParsedArguments) throws -> ExitCode {
+        let settings = try PipelineSettings(args)
+        var source = try SharedOptions.sourceOptions(args, maxTimeout: 3600, decodeThreads: 1)
+        let maxRetries = try args.int("--max-retries", in: 0...1_000_000)
+        let updates = try args.double("--updates", in: 0.1...3600)
+        let statsInterval = try args.double("--stats-interval", in: 0.1...86400) ?? 10
+        let quiet = args.flag("--quiet")
+        guard args.positionals.count == 1 else {
+            throw UsageError(args.positionals.isEmpty ? "no input to watch" : "watch takes one input, got \(args.positionals.count)")
+        }
+        let url = args.positionals[0] == "-" ? "pipe:0" : args.positionals[0]
+        let isPipe = url.hasPrefix("pipe:")
+        let isFile = !isPipe && !url.contains("://") && !url.hasPrefix("/dev/") && source.format == nil
+        if args.flag("--loop") && !isFile { throw UsageError("--loop repeats a file; \(url) is a stream") }
+        var live = LiveOptions(reconnect: Reconnect(maxRetries: maxRetries))
+        live.atEnd = isFile ? (args.flag("--loop") ? .loop : .finish) : (isPipe ? .finish : .reconnect)
+        live.realtime = isFile && !args.flag("--no-realtime")
+        source.decodeThreads = max(source.decodeThreads, 0)
+
+        let out = try eventsOutput(args.string("--output"))
+        let (model, backend, sampling, aggregator) = try settings.load()
+        var options = WatchOptions(sampling: sampling, aggregator: aggregator)
+        options.source = source
+        options.live = live
+        options.updateInterval = updates
+        options.statsInterval = statsInterval
+        let shown = Redaction.redact(url)
+        if let notice = model.notice, !quiet { LabelCommand.printNote(notice) }
+        let show: @Sendable (WatchStatus) -> Void = { status($0, url: shown) }
+        let showStatus = quiet ? nil : show
+        let emit: @Sendable (StreamEvent) -> Void = { out.write($0.jsonLine() + Data("\n".utf8)) }
+        let watcher = try Watcher(url: url, model: model, options: options, backend: backend, threads: settings.threads,
+                                  emit: emit, status: showStatus)
+        let stream = watcher.stream
+        let signals = StopSignals { stream.stop() }
+        defer { signals.cancel() }
+        return try watcher.run() == .gaveUp ? .unavailable : .success
+    }
+
+    /// Events go to stdout, or are appended to a file (created if missing).
+    static func eventsOutput(_ path: String?) throws -> FileHandle {
+        guard let path, path != "-" else { return FileHandle.standardOutput }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw VidarError(.cannotCreate, "\(path): cannot open the events file for appending (\(String(cString: strerror(errno))))")
+        }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    static func status(_ event: WatchStatus, url: String) {
+        let text: String
+        switch event {
+        case .source(.connecting(let attempt)):
+            text = attempt == 1 ? "connecting to \(url)" : "connecting to \(url) (attempt \(attempt))"
+        case .source(.connected(let i)):
+            let fps = i.frameRate.map { String(format: " %.3g fps", $0) } ?? ""
+            text = "connected to \(url): \(i.codec) \(i.width)×\(i.height)\(fps)"
+        case .source(.ended):
+            text = "\(url) ended"
+        case .event(.streamLost(let e)):
+            text = "lost \(url): \(e.reason)" + (e.retryIn.map { String(format: "; retrying in %.1f s", $0) } ?? "")
+        case .event(.streamRestored(let e)):
+            text = String(format: "restored \(url) after %.1f s", e.gapSeconds)
+        case .event:
+            return
+        }
+        FileHandle.standardError.write(Data("vidar: \(text)\n".utf8))
+    }
+}
