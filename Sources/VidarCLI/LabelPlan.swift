@@ -25,12 +25,16 @@ struct LabelPlan {
     init(inputs positionals: [String], output: String?, format requested: TimelineFormat?, recursive: Bool,
          globs: [String]) throws {
         var inputs: [String] = []
+        // The directory each input's output name is relative to: a file's own directory, or the directory input
+        // it was found in (so library/2024/x.mp4 found under library/ is named 2024/x.mp4).
+        var roots: [String] = []
         var unusable: [(String, VidarError)] = []
         var sawDirectory = false
         for p in positionals {
             var isDirectory: ObjCBool = false
             guard !Self.isURL(p), FileManager.default.fileExists(atPath: p, isDirectory: &isDirectory), isDirectory.boolValue else {
                 inputs.append(p)
+                roots.append(Self.isURL(p) ? "" : URL(fileURLWithPath: p).deletingLastPathComponent().path)
                 continue
             }
             sawDirectory = true
@@ -40,6 +44,7 @@ struct LabelPlan {
                 unusable.append((p, VidarError(.notFound, "\(p): no files matching \(patterns)\(recursive ? "" : " (--recursive searches subdirectories)")")))
             }
             inputs += found
+            roots += Array(repeating: p, count: found.count)
         }
         self.unusable = unusable
 
@@ -74,7 +79,7 @@ struct LabelPlan {
         } catch {
             throw VidarError(.cannotCreate, "\(output): cannot create the output directory (\(Self.reason(error)))")
         }
-        let names = Self.outputNames(for: inputs, extension: format.fileExtension)
+        let names = Self.outputNames(for: inputs, roots: roots, extension: format.fileExtension)
         var seen: [String: String] = [:]
         for (input, name) in zip(inputs, names) {
             if let other = seen[name] {
@@ -88,10 +93,11 @@ struct LabelPlan {
 
     static func isURL(_ s: String) -> Bool { s.contains("://") || s.hasPrefix("pipe:") }
 
-    /// Output names: each input's path relative to the inputs' common parent directory, plus the format's
-    /// extension (a/clip.mp4 and b/clip.mp4 → a/clip.mp4.json and b/clip.mp4.json); URLs by host and path.
-    static func outputNames(for inputs: [String], extension ext: String) -> [String] {
-        let local = inputs.filter { !isURL($0) }.map { URL(fileURLWithPath: $0).standardizedFileURL.deletingLastPathComponent().pathComponents }
+    /// Output names: each input's path relative to the common directory of the inputs (a file counts as its
+    /// directory, a directory input as itself), plus the format's extension (a/clip.mp4 and b/clip.mp4 →
+    /// a/clip.mp4.json and b/clip.mp4.json); URLs by host and path.
+    static func outputNames(for inputs: [String], roots: [String], extension ext: String) -> [String] {
+        let local = zip(inputs, roots).filter { !isURL($0.0) }.map { URL(fileURLWithPath: $0.1).standardizedFileURL.pathComponents }
         var common = local.first ?? []
         for parts in local.dropFirst() {
             common = Array(zip(common, parts).prefix { $0 == $1 }.map(\.0))
@@ -108,20 +114,21 @@ struct LabelPlan {
         }
     }
 
-    /// Files under `directory` whose names match one of `globs`, sorted; subdirectories only when recursive.
+    /// Files under `directory` whose names match one of `globs`, sorted; subdirectories (not hidden ones) only when
+    /// recursive. Paths keep the form the directory was given in.
     static func videoFiles(in directory: String, recursive: Bool, globs: [String]) -> [String] {
-        let root = URL(fileURLWithPath: directory)
+        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         var found: [String] = []
-        var queue = [root]
+        var queue = [base]
         while let dir = queue.popLast() {
-            let entries = (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: [.isDirectoryKey])) ?? []
-            for url in entries {
-                let isDirectory = (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
-                if isDirectory {
-                    if recursive && !url.lastPathComponent.hasPrefix(".") { queue.append(url) }
-                } else if globs.contains(where: { fnmatch($0, url.lastPathComponent, caseFold) == 0 }) {
-                    found.append(directory.hasSuffix("/") || directory.isEmpty
-                                 ? directory + url.path.dropFirst(root.path.count + 1) : directory + "/" + url.path.dropFirst(root.path.count + 1))
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                let path = dir + "/" + name
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+                if isDirectory.boolValue {
+                    if recursive && !name.hasPrefix(".") { queue.append(path) }
+                } else if globs.contains(where: { fnmatch($0, name, caseFold) == 0 }) {
+                    found.append(path)
                 }
             }
         }

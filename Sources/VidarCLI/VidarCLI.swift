@@ -51,7 +51,10 @@ public enum VidarCLI {
 
     static var versionLine: String { "vidar \(Installation.version)" }
 
-    static func spec(named name: String) -> CommandSpec? { commands.first { $0.spec.name == name }?.spec }
+    /// Every command's grammar (for tests and documentation).
+    public static var specs: [CommandSpec] { commands.map(\.spec) }
+
+    public static func spec(named name: String) -> CommandSpec? { commands.first { $0.spec.name == name }?.spec }
 
     /// Runs `argv` (without the program name) and returns the exit code.
     public static func main(_ argv: [String]) -> Int32 {
@@ -68,7 +71,7 @@ public enum VidarCLI {
             print(versionLine)
             return .success
         case "help", "--help", "-h":
-            guard let topic = argv.dropFirst().first else { print(topUsage); return .success }
+            guard let topic = argv.dropFirst().first, !["-h", "--help"].contains(topic) else { print(topUsage); return .success }
             guard let spec = spec(named: topic) else {
                 return usageError(UsageError("no command '\(topic)' (commands: \(commandNames))"), command: nil)
             }

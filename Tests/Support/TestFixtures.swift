@@ -4,6 +4,7 @@ import Foundation
 
 public struct FixtureMissing: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 public enum TestFixtures {

@@ -28,6 +28,19 @@ func expectCoverage(_ segments: [Segment], from start: Double, to end: Double, s
 }
 
 struct AggregatorTests {
+    /// walking enters, then running stays just ahead without ever beating it by the margin: the hysteresis keeps
+    /// one segment, and the segment is labelled by what it scored best over its span, never below an alternative.
+    @Test func aSegmentIsLabelledByItsOwnBestScore() {
+        let clips = [[0.6, 0.35, 0.05], [0.45, 0.5, 0.05], [0.44, 0.52, 0.04], [0.43, 0.52, 0.05], [0.44, 0.51, 0.05]].enumerated().map {
+            ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init))
+        }
+        let segs = run(clips, AggregatorOptions(smoothing: .none, margin: 0.1, patience: 2, minDuration: 0))
+        #expect(segs.count == 1)
+        #expect(segs[0].label == "running" && segs[0].classIndex == 1)
+        #expect(segs[0].alternatives.allSatisfy { $0.score <= segs[0].score }, "\(segs[0])")
+        #expect(abs(segs[0].score - (0.35 + 0.5 + 0.52 + 0.52 + 0.51) / 5) < 1e-6 && abs(segs[0].peak - 0.52) < 1e-6)
+    }
+
     @Test func aSingleClipFlickerIsSuppressed() {
         let segs = run(scores([0, 0, 0, 1, 0, 0, 0]), AggregatorOptions(smoothing: .none, patience: 2, minDuration: 0))
         #expect(segs.map(\.label) == ["walking"])
