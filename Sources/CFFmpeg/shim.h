@@ -25,13 +25,17 @@ static inline void vidar_error_string(int code, char *buffer, size_t size) { av_
 /// A deadline in av_gettime_relative() microseconds; 0 means none. The callback aborts blocking I/O past it.
 /// `cancelled` is set from another thread (shutdown) and read by FFmpeg's thread: accessed atomically.
 /// `external`, when set, is a caller-owned flag that stops every source sharing it (even while still opening).
-typedef struct { int64_t deadline; int timed_out; int cancelled; int *external; } vidar_deadline;
+/// `frame_deadline`, when set, bounds the time to the next decoded frame: a source that sends data but no
+/// picture (garbage, or a stalled camera that keeps its socket alive) ends as `stalled`.
+typedef struct { int64_t deadline; int timed_out; int cancelled; int *external; int64_t frame_deadline; int stalled; } vidar_deadline;
 
 static int vidar_interrupt(void *opaque) {
     vidar_deadline *d = (vidar_deadline *)opaque;
     if (__atomic_load_n(&d->cancelled, __ATOMIC_RELAXED)) return 1;
     if (d->external && __atomic_load_n(d->external, __ATOMIC_RELAXED)) return 1;
-    if (d->deadline > 0 && av_gettime_relative() > d->deadline) { d->timed_out = 1; return 1; }
+    int64_t now = av_gettime_relative();
+    if (d->deadline > 0 && now > d->deadline) { d->timed_out = 1; return 1; }
+    if (d->frame_deadline > 0 && now > d->frame_deadline) { d->stalled = 1; return 1; }
     return 0;
 }
 

@@ -25,4 +25,10 @@ public enum Redaction {
         }
         return changed ? (parts.string ?? "***") : url
     }
+
+    /// Free text (an error message that may quote a URL) with any `scheme://user:pass@` credentials replaced.
+    public static func scrub(_ text: String) -> String {
+        guard text.contains("@") else { return text }
+        return text.replacing(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\/@\s]+@/) { "\($0.output.1)***@" }
+    }
 }

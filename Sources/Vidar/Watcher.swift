@@ -33,21 +33,25 @@ public enum WatchStatus: Sendable {
 public final class Watcher {
     public let stream: ClipStream
     public let options: WatchOptions
+    public let name: String
     private let session: InferenceSession
     private let emit: @Sendable (StreamEvent) -> Void
     private let started: StreamEvent
 
-    /// `emit` receives every event, one call at a time, in order; `status`, source state changes and outages.
-    public init(url: String, model: LoadedModel, options: WatchOptions, backend: ConvolutionBackend = Backends.standard,
+    /// `emit` receives every event as a record of stream `name` (numbered, with ids unique to this run), one call at
+    /// a time, in order; `status`, source state changes and outages.
+    public init(url: String, name: String, model: LoadedModel, options: WatchOptions, backend: ConvolutionBackend = Backends.standard,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                emit: @escaping @Sendable (StreamEvent) -> Void, status: (@Sendable (WatchStatus) -> Void)? = nil) throws {
-        let serial = Mutex(())
-        let ordered: @Sendable (StreamEvent) -> Void = { event in serial.withLock { _ in emit(event) } }
+                emit: @escaping @Sendable (EventRecord) -> Void, status: (@Sendable (WatchStatus) -> Void)? = nil) throws {
+        let run = RunID.current
+        let numbering = Mutex(EventNumbering(stream: name, run: run))
+        let ordered: @Sendable (StreamEvent) -> Void = { event in numbering.withLock { emit($0.record(event)) } }
         var streamOptions = ClipStreamOptions(sampling: options.sampling, aggregator: options.aggregator)
         streamOptions.source = options.source
         streamOptions.ringCapacity = options.ringCapacity
         streamOptions.updateInterval = options.updateInterval
-        stream = try ClipStream(input: .live(url, options.live), model: model, options: streamOptions) { output in
+        stream = try ClipStream(input: .live(url, options.live), model: model, options: streamOptions,
+                                segmentIDPrefix: "\(run)-\(name)-seg-") { output in
             switch output {
             case .event(let e):
                 ordered(e)
@@ -58,6 +62,7 @@ public final class Watcher {
             }
         }
         self.options = options
+        self.name = name
         self.emit = ordered
         session = InferenceSession(network: model.network, backend: backend, threads: threads)
         let sha = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"

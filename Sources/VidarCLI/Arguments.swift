@@ -2,6 +2,7 @@
 // parser and `--help` are made from that declaration, so they cannot drift (swift-argument-parser's idea,
 // without the package). `--` ends options; unknown options get a did-you-mean.
 import Foundation
+import Vidar
 
 public struct UsageError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -122,10 +123,8 @@ public struct CommandSpec: Sendable {
 
     private func unknown(_ spelling: String) -> UsageError {
         if let replacement = renamed[spelling] { return UsageError("\(spelling) is not an option of `vidar \(name)`: \(replacement)") }
-        let candidates = options.flatMap(\.spellings)
-        let best = candidates.map { ($0, editDistance($0, spelling)) }.min { $0.1 < $1.1 }
-        if let best, best.1 <= max(2, spelling.count / 3) {
-            return UsageError("unknown option \(spelling); did you mean \(best.0)?")
+        if let best = Suggestion.closest(to: spelling, in: options.flatMap(\.spellings)) {
+            return UsageError("unknown option \(spelling); did you mean \(best)?")
         }
         return UsageError("unknown option \(spelling)")
     }
@@ -168,22 +167,6 @@ public struct ParsedArguments: Sendable {
         guard choices.contains(v) else { throw UsageError("\(name) must be one of \(choices.joined(separator: ", ")); got '\(v)'") }
         return v
     }
-}
-
-/// Levenshtein distance, for did-you-mean.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    var row = Array(0...b.count)
-    for i in 1...max(1, a.count) where !a.isEmpty {
-        var previous = row[0]
-        row[0] = i
-        for j in 1...max(1, b.count) where !b.isEmpty {
-            let current = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-            previous = current
-        }
-    }
-    return row[b.count]
 }
 
 /// Greedy word wrap to `width` columns.

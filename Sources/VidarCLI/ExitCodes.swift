@@ -1,5 +1,6 @@
 // The one place where errors become exit codes (the table is ExitCode, documented in the README).
 import Vidar
+import VidarService
 import VidarVideo
 
 extension ExitCode {
@@ -20,7 +21,7 @@ extension ExitCode {
             switch e.kind {
             case .notFound, .isDirectory, .permissionDenied: self = .noInput
             case .notMedia, .noVideoStream, .unsupportedCodec, .corrupt: self = .dataError
-            case .timeout, .rejected, .unknownHost: self = .unavailable
+            case .timeout, .stalled, .rejected, .unknownHost: self = .unavailable
             case .badOption: self = .usage
             case .failed: self = e.input.contains("://") ? .unavailable : .dataError
             }
@@ -30,6 +31,8 @@ extension ExitCode {
             self = .dataError
         case is InferenceError:
             self = .unavailable
+        case is ServeConfigError:
+            self = .dataError
         default:
             self = .ioError
         }

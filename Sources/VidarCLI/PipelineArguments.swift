@@ -75,37 +75,37 @@ enum SharedOptions {
 struct PipelineSettings {
     var modelSpec: String
     var labelsFile: String?
-    var fps: Double?
-    var clipLength: Int?
-    var stride: Int?
-    var smoothing: AggregatorOptions.Smoothing
-    var threshold: Double
-    var exitThreshold: Double
-    var classThresholdSpecs: [String]
-    var margin: Double
-    var patience: Int
-    var minDuration: Double
-    var topK: Int
+    var stream = StreamSettings()
     var threads: Int
     var backendName: String
+    var topK: Int { stream.topK }
 
     init(_ args: ParsedArguments) throws {
         modelSpec = args.string("--model") ?? ModelRegistry.bundledName
         labelsFile = args.string("--labels")
-        fps = try args.double("--fps", in: 0.01...1000)
-        clipLength = try args.int("--clip-len", in: 1...1024)
-        stride = try args.int("--stride", in: 1...4096)
-        smoothing = try Self.parseSmoothing(args.string("--smooth") ?? "none")
-        threshold = try args.double("--threshold", in: 0...1) ?? 0.4
-        exitThreshold = try args.double("--exit-threshold", in: 0...1) ?? 0.25
-        classThresholdSpecs = args.strings("--class-threshold")
-        margin = try args.double("--margin", in: 0...1) ?? 0.1
-        patience = try args.int("--patience", in: 1...1000) ?? 2
-        minDuration = try args.double("--min-duration", in: 0...86400) ?? 1.0
-        topK = try args.int("--topk", in: 1...100) ?? 3
+        stream.fps = try args.double("--fps", in: 0.01...1000)
+        stream.clipLength = try args.int("--clip-len", in: 1...1024)
+        stream.stride = try args.int("--stride", in: 1...4096)
+        let smooth = args.string("--smooth") ?? "none"
+        guard let smoothing = StreamSettings.smoothing(parsing: smooth) else {
+            throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(smooth)'")
+        }
+        stream.smoothing = smoothing
+        stream.threshold = try args.double("--threshold", in: 0...1) ?? 0.4
+        stream.exitThreshold = try args.double("--exit-threshold", in: 0...1) ?? 0.25
+        for spec in args.strings("--class-threshold") {
+            guard let eq = spec.lastIndex(of: "="), let p = Double(spec[spec.index(after: eq)...]), (0...1).contains(p) else {
+                throw UsageError("--class-threshold takes CLASS=P with P in 0...1, got '\(spec)'")
+            }
+            stream.classThresholds[String(spec[..<eq])] = p
+        }
+        stream.margin = try args.double("--margin", in: 0...1) ?? 0.1
+        stream.patience = try args.int("--patience", in: 1...1000) ?? 2
+        stream.minDuration = try args.double("--min-duration", in: 0...86400) ?? 1.0
+        stream.topK = try args.int("--topk", in: 1...100) ?? 3
         threads = try args.int("--threads", in: 1...256) ?? SharedOptions.cores
         backendName = try args.choice("--backend", in: ["auto"] + Backends.names) ?? "auto"
-        guard threshold >= exitThreshold else { throw UsageError("--threshold must not be below --exit-threshold") }
+        guard stream.threshold >= stream.exitThreshold else { throw UsageError("--threshold must not be below --exit-threshold") }
     }
 
     /// Loads the model and settles every default from it.
@@ -114,32 +114,7 @@ struct PipelineSettings {
         let backend: ConvolutionBackend
         do { backend = try Backends.named(backendName) } catch { throw VidarError(.unavailable, "backend \(backendName): \(error)") }
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsFile)
-        var classThresholds: [String: Double] = [:]
-        for spec in classThresholdSpecs {
-            guard let eq = spec.lastIndex(of: "="), let p = Double(spec[spec.index(after: eq)...]), (0...1).contains(p) else {
-                throw UsageError("--class-threshold takes CLASS=P with P in 0...1, got '\(spec)'")
-            }
-            let name = String(spec[..<eq])
-            guard let index = model.labels?.firstIndex(of: name) ?? Int(name), (0..<model.network.config.numClasses).contains(index) else {
-                throw UsageError("--class-threshold: '\(name)' is not a class of this model (a label name or an index)")
-            }
-            classThresholds[String(index)] = p
-        }
-        var sampling = model.preprocessing.sampling
-        if let fps { sampling.fps = fps }
-        if let clipLength { sampling.clipLength = clipLength; sampling.stride = clipLength }
-        if let stride { sampling.stride = stride }
-        let aggregator = AggregatorOptions(smoothing: smoothing, enterThreshold: threshold, classEnterThresholds: classThresholds,
-                                           exitThreshold: exitThreshold, margin: margin, patience: patience,
-                                           minDuration: minDuration, topK: topK)
+        let (sampling, aggregator) = try stream.resolve(for: model)
         return (model, backend, sampling, aggregator)
-    }
-
-    static func parseSmoothing(_ text: String) throws -> AggregatorOptions.Smoothing {
-        if text == "none" { return .none }
-        let parts = text.split(separator: ":")
-        if parts.count == 2, parts[0] == "ma", let k = Int(parts[1]), k >= 1 { return .movingAverage(clips: k) }
-        if parts.count == 2, parts[0] == "ema", let a = Double(parts[1]), a > 0, a <= 1 { return .exponential(alpha: a) }
-        throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(text)'")
     }
 }

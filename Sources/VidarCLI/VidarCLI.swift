@@ -20,7 +20,7 @@ struct CommandEntry: Sendable {
 }
 
 public enum VidarCLI {
-    static let commands: [CommandEntry] = [CommandEntry(LabelCommand.self), CommandEntry(WatchCommand.self),
+    static let commands: [CommandEntry] = [CommandEntry(LabelCommand.self), CommandEntry(WatchCommand.self), CommandEntry(ServeCommand.self),
                                            CommandEntry(ProbeCommand.self), CommandEntry(InferCommand.self),
                                            CommandEntry(ModelsCommand.self)]
 
@@ -28,6 +28,7 @@ public enum VidarCLI {
     static let summaries = [
         ("label", "label video files: a per-segment timeline of actions (JSON, JSONL, SRT, VTT, CSV)"),
         ("watch", "watch a live stream, camera, pipe or file; segment events as JSON Lines as they happen"),
+        ("serve", "one always-on process for many cameras: HTTP API, health, Prometheus metrics, event sinks"),
         ("probe", "describe a video input (file, stream, camera) as FFmpeg decodes it"),
         ("infer", "run a video ResNet on a preprocessed N×C×T×H×W float32 .npy tensor, write logits"),
         ("models", "list, fetch and inspect checkpoints"),
@@ -81,8 +82,8 @@ public enum VidarCLI {
             break
         }
         guard let command = commands.first(where: { $0.spec.name == name }) else {
-            let suggestion = commands.map(\.spec.name).min { editDistance($0, name) < editDistance($1, name) }
-                .flatMap { editDistance($0, name) <= 2 ? "; did you mean `vidar \($0)`?" : nil } ?? " (commands: \(commandNames))"
+            let suggestion = Suggestion.closest(to: name, in: commands.map(\.spec.name)).map { "; did you mean `vidar \($0)`?" }
+                ?? " (commands: \(commandNames))"
             return usageError(UsageError("unknown command '\(name)'\(suggestion)"), command: nil)
         }
         do {

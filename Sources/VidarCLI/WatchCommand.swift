@@ -29,6 +29,7 @@ enum WatchCommand: Command {
             OptionGroup("events", [
                 Option(["-o", "--output"], value: "FILE", aliases: ["--out"], default: "stdout",
                        "append events to FILE, flushed per line"),
+                Option(["--name"], value: "NAME", default: "derived from the input", "the stream's name in every event ([a-z0-9_-]+)"),
                 Option(["--updates"], value: "SECONDS", default: "none", "segment_update for the open segment at most this often"),
                 Option(["--stats-interval"], value: "S", default: "10", "seconds between stats events"),
                 Option(["--quiet"], "no status lines on stderr (connecting, connected, lost, restored, ended)"),
@@ -51,13 +52,16 @@ enum WatchCommand: Command {
             throw UsageError(args.positionals.isEmpty ? "no input to watch" : "watch takes one input, got \(args.positionals.count)")
         }
         let url = args.positionals[0] == "-" ? "pipe:0" : args.positionals[0]
+        let name = args.string("--name") ?? RunID.streamName(for: url)
+        guard RunID.isValidStreamName(name) else { throw UsageError("--name must match [a-z0-9_-]+ (at most 64), got '\(name)'") }
         let isPipe = url.hasPrefix("pipe:")
         let isFile = !isPipe && !url.contains("://") && !url.hasPrefix("/dev/") && source.format == nil
         if args.flag("--loop") && !isFile { throw UsageError("--loop repeats a file; \(url) is a stream") }
         var live = LiveOptions(reconnect: Reconnect(maxRetries: maxRetries))
         live.atEnd = isFile ? (args.flag("--loop") ? .loop : .finish) : (isPipe ? .finish : .reconnect)
         live.realtime = isFile && !args.flag("--no-realtime")
-        source.decodeThreads = max(source.decodeThreads, 0)
+        // A network source that keeps its socket open but yields no picture for --timeout counts as lost (stalled).
+        if !isFile && !isPipe { source.frameTimeout = source.timeout }
 
         let out = try eventsOutput(args.string("--output"))
         let (model, backend, sampling, aggregator) = try settings.load()
@@ -70,8 +74,8 @@ enum WatchCommand: Command {
         if let notice = model.notice, !quiet { LabelCommand.printNote(notice) }
         let show: @Sendable (WatchStatus) -> Void = { status($0, url: shown) }
         let showStatus = quiet ? nil : show
-        let emit: @Sendable (StreamEvent) -> Void = { out.write($0.jsonLine() + Data("\n".utf8)) }
-        let watcher = try Watcher(url: url, model: model, options: options, backend: backend, threads: settings.threads,
+        let emit: @Sendable (EventRecord) -> Void = { out.write($0.jsonLine() + Data("\n".utf8)) }
+        let watcher = try Watcher(url: url, name: name, model: model, options: options, backend: backend, threads: settings.threads,
                                   emit: emit, status: showStatus)
         let stream = watcher.stream
         let signals = StopSignals { stream.stop() }

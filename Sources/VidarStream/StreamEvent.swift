@@ -73,6 +73,8 @@ public enum StreamEvent: Sendable, Equatable {
     public struct SegmentEnd: Codable, Sendable, Equatable {
         public enum Reason: String, Codable, Sendable {
             case labelChanged = "label_changed", streamLost = "stream_lost", shutdown, endOfStream = "end_of_stream"
+            /// The stream was removed from a service, or its configuration changed on reload.
+            case removed, reloaded
         }
         public var id: String
         public var label: String
@@ -227,14 +229,14 @@ extension StreamEvent: Codable {
 
     public static func decode(jsonLine: Data) throws -> StreamEvent { try decoder.decode(StreamEvent.self, from: jsonLine) }
 
-    private static let encoder: JSONEncoder = {
+    static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }()
 
-    private static let decoder: JSONDecoder = {
+    static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d

@@ -20,19 +20,34 @@ public final class FrameRing<Element: Sendable>: @unchecked Sendable {
     /// none is droppable the producer waits like `block`.
     private let droppable: @Sendable (Element) -> Bool
 
-    public init(capacity: Int, policy: Policy, droppable: @escaping @Sendable (Element) -> Bool = { _ in true }) {
+    /// Called after each push (outside the lock): how a scheduler serving many rings learns one has work.
+    private let notify: (@Sendable () -> Void)?
+
+    public init(capacity: Int, policy: Policy, droppable: @escaping @Sendable (Element) -> Bool = { _ in true },
+                notify: (@Sendable () -> Void)? = nil) {
         precondition(capacity >= 1)
         self.capacity = capacity
         self.policy = policy
         self.droppable = droppable
+        self.notify = notify
         slots = Array(repeating: nil, count: capacity)
     }
 
     /// Adds an item. Returns false when the ring was closed (the item is discarded).
     @discardableResult
     public func push(_ item: Element) -> Bool {
+        let pushed = locked { pushLocked(item) }
+        if pushed { notify?() }
+        return pushed
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
         condition.lock()
         defer { condition.unlock() }
+        return body()
+    }
+
+    private func pushLocked(_ item: Element) -> Bool {
         while count == capacity && !closed && (policy == .block || firstDroppable() == nil) { condition.wait() }
         guard !closed else { return false }
         if count == capacity, let victim = firstDroppable() {
@@ -80,6 +95,7 @@ public final class FrameRing<Element: Sendable>: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
+        notify?()
     }
 
     /// Items overwritten before they were read (drop-oldest only).

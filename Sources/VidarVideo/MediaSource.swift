@@ -23,6 +23,9 @@ public final class StopToken: @unchecked Sendable {
 /// the stream to decode, and the timeout for each blocking call.
 public struct SourceOptions: Sendable {
     public var stopToken: StopToken?
+    /// Seconds allowed between decoded frames once reading (nil: unbounded): a source that keeps sending but yields
+    /// no picture counts as stalled.
+    public var frameTimeout: Double?
     public var format: String?
     public var ffmpegOptions: [String: String]
     public var streamIndex: Int?
@@ -82,6 +85,7 @@ public final class MediaSource {
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     private let deadline: UnsafeMutablePointer<vidar_deadline>
     private let timeout: Double
+    private let frameTimeout: Double?
     private let stream: UnsafeMutablePointer<AVStream>
     private let orientation: Orientation
     private let timeBase: Double
@@ -97,7 +101,8 @@ public final class MediaSource {
         _ = deviceSetup
         if options.format == nil { try Self.checkLocalFile(url) }  // with --format it may be a device or a filter graph
         let deadline = UnsafeMutablePointer<vidar_deadline>.allocate(capacity: 1)
-        deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0, cancelled: 0, external: options.stopToken?.flag))
+        deadline.initialize(to: vidar_deadline(deadline: 0, timed_out: 0, cancelled: 0, external: options.stopToken?.flag,
+                                               frame_deadline: 0, stalled: 0))
         var format: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
         var codec: UnsafeMutablePointer<AVCodecContext>?
         // On any failure below, release what was opened so far.
@@ -117,10 +122,14 @@ public final class MediaSource {
             guard inputFormat != nil else { throw fail(VideoError(.badOption, url, "unknown input format '\(name)' (see `ffmpeg -formats`)")) }
         }
         Self.arm(deadline, options.timeout)
+        // Data that never becomes a stream (noise that keeps the prober reading) is bounded like a stall.
+        if let frameTimeout = options.frameTimeout { deadline.pointee.frame_deadline = av_gettime_relative() + Int64(frameTimeout * 1e6) }
         vidar_clear_last_log()
         var rc = avformat_open_input(&format, url, inputFormat, &dict)
+        let stalledMessage = String(format: "stalled: no frame for %g s", options.frameTimeout ?? 0)
         guard rc >= 0 else {
             if options.stopToken?.isStopped == true { throw fail(VideoError(.failed, url, "stopped")) }
+            if deadline.pointee.stalled != 0 { throw fail(VideoError(.stalled, url, stalledMessage)) }
             throw fail(deadline.pointee.timed_out != 0
                        ? VideoError(.timeout, url, "timed out: no answer within \(options.timeout) s while opening")
                        : Self.openError(rc, url: url))
@@ -135,6 +144,8 @@ public final class MediaSource {
         if rc < 0 && deadline.pointee.timed_out != 0 {
             throw fail(VideoError(.timeout, url, "timed out: no data within \(options.timeout) s while probing the streams"))
         }
+        if deadline.pointee.stalled != 0 { throw fail(VideoError(.stalled, url, stalledMessage)) }
+        deadline.pointee.frame_deadline = 0
         let ctx = format!
         let streams = (0..<Int(ctx.pointee.nb_streams)).map { ctx.pointee.streams[$0]! }
         // A cover picture (an audio file's attached picture) is one still image, not video.
@@ -190,6 +201,7 @@ public final class MediaSource {
             duration: duration, rotation: orientation.degrees, streamIndex: Int(index))
         self.url = url
         self.timeout = options.timeout
+        self.frameTimeout = options.frameTimeout
         self.deadline = deadline
         self.format = format
         self.codec = codec
@@ -219,7 +231,12 @@ public final class MediaSource {
     /// The next decoded frame in display orientation, or nil at the end of the stream.
     /// Packets the decoder rejects are skipped and counted in `corruptFrames`.
     public func nextFrame() throws -> VideoFrame? {
+        let frameDeadline = frameTimeout.map { av_gettime_relative() + Int64($0 * 1e6) } ?? 0
+        deadline.pointee.frame_deadline = frameDeadline
+        deadline.pointee.stalled = 0
+        defer { deadline.pointee.frame_deadline = 0 }
         while !finished {
+            if frameDeadline > 0 && av_gettime_relative() > frameDeadline { throw stalledError() }
             let rc = avcodec_receive_frame(codec, frame)
             if rc >= 0 {
                 defer { av_frame_unref(frame) }
@@ -250,6 +267,7 @@ public final class MediaSource {
                     if deadline.pointee.timed_out != 0 {
                         throw VideoError(.timeout, url, "timed out: no data within \(timeout) s")
                     }
+                    if deadline.pointee.stalled != 0 { throw stalledError() }
                     if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
                         throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
                     }
@@ -324,6 +342,10 @@ public final class MediaSource {
     }
 
     private func arm() { Self.arm(deadline, timeout) }
+
+    private func stalledError() -> VideoError {
+        VideoError(.stalled, url, String(format: "stalled: no frame for %g s", frameTimeout ?? 0))
+    }
 
     private static func arm(_ d: UnsafeMutablePointer<vidar_deadline>, _ timeout: Double) {
         d.pointee.timed_out = 0

@@ -11,6 +11,8 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
         case corrupt
         /// A blocking call exceeded the timeout (dead network source, stalled pipe).
         case timeout
+        /// Data arrives but no frame decodes from it within the frame timeout.
+        case stalled
         /// The server answered, and refused (HTTP 4xx).
         case rejected
         /// The host name does not resolve.
@@ -42,7 +44,7 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
         case .rejected:
             // An HTTP server's 4xx stands; an RTSP relay answers 404 until its publisher has started.
             return input.hasPrefix("http://") || input.hasPrefix("https://")
-        case .corrupt, .timeout, .failed:
+        case .corrupt, .timeout, .stalled, .failed:
             return false
         }
     }

@@ -16,6 +16,7 @@ public struct ProcessResult {
 
 public struct ProcessTimeout: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A spawned child with its stdout and stderr on pipes.

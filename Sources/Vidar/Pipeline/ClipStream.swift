@@ -39,9 +39,12 @@ public struct LiveOptions: Sendable {
     public var atEnd = AtEnd.reconnect
     /// Deliver frames no faster than their timestamps, as a camera would (a file watched as if live).
     public var realtime = false
+    /// An error that retrying cannot mend, met before the first frame, ends the stream (`watch`: a typo is
+    /// reported at once). A service keeps retrying instead: its API shows the error, the stream may be fixed.
+    public var failFast = true
 
-    public init(reconnect: Reconnect = Reconnect(), atEnd: AtEnd = .reconnect, realtime: Bool = false) {
-        (self.reconnect, self.atEnd, self.realtime) = (reconnect, atEnd, realtime)
+    public init(reconnect: Reconnect = Reconnect(), atEnd: AtEnd = .reconnect, realtime: Bool = false, failFast: Bool = true) {
+        (self.reconnect, self.atEnd, self.realtime, self.failFast) = (reconnect, atEnd, realtime, failFast)
     }
 }
 
@@ -135,6 +138,7 @@ public final class ClipStream: Sendable {
     private let consumer: Mutex<Consumer>
     let producer = Mutex(ProducerState())
     private let producerDone = DispatchSemaphore(value: 0)
+    private let producerFinished = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
 
     /// Between the decode thread and inference. `wall` is seconds since `startWall` when it happened.
@@ -170,8 +174,10 @@ public final class ClipStream: Sendable {
         var tracker: SegmentTracker
     }
 
-    public init(input: StreamInput, model: LoadedModel, options: ClipStreamOptions,
-                output: @escaping @Sendable (StreamOutput) -> Void) throws {
+    /// `segmentIDPrefix` starts every segment id (a service makes them unique across streams and restarts);
+    /// `onReady` is called whenever the decode thread hands over work (a scheduler serving many streams).
+    public init(input: StreamInput, model: LoadedModel, options: ClipStreamOptions, segmentIDPrefix: String = "seg-",
+                onReady: (@Sendable () -> Void)? = nil, output: @escaping @Sendable (StreamOutput) -> Void) throws {
         if let problem = options.sampling.validationError { throw VidarError(.invalidRequest, "sampling: \(problem)") }
         self.input = input
         self.model = model
@@ -181,9 +187,9 @@ public final class ClipStream: Sendable {
         let capacity = max(2, options.ringCapacity ?? (live ? 2 : 2 * options.batch))
         ring = FrameRing(capacity: capacity, policy: live ? .dropOldest : .block, droppable: {
             if case .clip = $0 { return true } else { return false }  // markers are never dropped
-        })
+        }, notify: onReady)
         consumer = Mutex(Consumer(aggregator: Aggregator(options: options.aggregator, labels: model.labels ?? [], live: live),
-                                  tracker: SegmentTracker(updateInterval: options.updateInterval)))
+                                  tracker: SegmentTracker(updateInterval: options.updateInterval, idPrefix: segmentIDPrefix)))
     }
 
     /// The source's description, once the decode thread has opened it.
@@ -191,11 +197,20 @@ public final class ClipStream: Sendable {
 
     public var isStopped: Bool { stopToken.isStopped }
 
-    /// Ends the stream: blocking reads return at once, the ring closes, inference finishes what it took.
-    public func stop() {
+    /// Clips dropped because inference fell behind (live streams).
+    public var droppedClips: Int { ring.dropped }
+
+    /// Ends the stream: blocking reads return at once, the ring closes, inference finishes what it took. A live
+    /// stream's open segment ends with `reason` (removed from a service, reloaded, shut down).
+    public func stop(reason: StreamEvent.SegmentEnd.Reason = .shutdown) {
+        stopReason.withLock { if $0 == nil { $0 = reason } }
         stopToken.stop()
         ring.close()
     }
+
+    private let stopReason = Mutex<StreamEvent.SegmentEnd.Reason?>(nil)
+    /// A marker a scheduler took but could not handle yet (clips of this stream before it were still in flight).
+    private let held = Mutex<Item?>(nil)
 
     // MARK: running
 
@@ -203,7 +218,7 @@ public final class ClipStream: Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         Thread.detachNewThread { [self] in
-            defer { ring.close(); producerDone.signal() }
+            defer { producerFinished.store(true, ordering: .releasing); ring.close(); producerDone.signal() }
             switch input {
             case .file(let path): readFile(path)
             case .live(let url, let live): readLive(url, live)
@@ -230,12 +245,41 @@ public final class ClipStream: Sendable {
         stop()
         producerDone.wait()
         if let inferenceFailure { throw inferenceFailure }
+        return try conclude(interrupted: interrupted)
+    }
+
+    /// After the decode thread has ended and every clip was delivered: the last segments, and how it ended.
+    func conclude(interrupted: Bool) throws -> Outcome {
         let state = producer.withLock { $0 }
         if let failure = state.failure, !interrupted { throw failure }
-        finish(reason: state.gaveUp ? .streamLost : state.endedAtEOF && !interrupted ? .endOfStream : .shutdown,
+        let stopped = stopReason.withLock { $0 } ?? .shutdown
+        finish(reason: state.gaveUp ? .streamLost : state.endedAtEOF && !interrupted ? .endOfStream : stopped,
                through: interrupted ? nil : state.videoEnd)
         if state.gaveUp && !interrupted { return .gaveUp }
         return interrupted && !input.isLive ? .interrupted : .finished
+    }
+
+    // MARK: serving from a scheduler
+
+    /// The next item without waiting: a clip, or a marker when `markers` (no clip of this stream is in flight, so
+    /// order is kept); nil when there is none to give now.
+    func takeReady(markers: Bool) -> Item? {
+        held.withLock { held -> Item? in
+            if let h = held {
+                guard markers else { return nil }
+                held = nil
+                return h
+            }
+            guard let item = ring.pop(wait: false) else { return nil }
+            if case .clip = item { return item }
+            guard markers else { held = item; return nil }
+            return item
+        }
+    }
+
+    /// True once the decode thread has ended and everything it produced was taken.
+    var isDrained: Bool {
+        producerFinished.load(ordering: .acquiring) && held.withLock { $0 == nil } && ring.buffered == 0
     }
 
     /// The next clips to infer (up to `options.batch`) and a marker that followed them; nil at the end.

@@ -89,10 +89,10 @@ extension ClipStream {
                 }
                 reachedEnd = true
             } catch let e as VideoError {
-                if !everConnected && e.isPermanent { recordFailure(e); return }
-                reason = e.reason
+                if !everConnected && e.isPermanent && live.failFast { recordFailure(e); return }
+                reason = Redaction.scrub(e.reason)
             } catch {
-                reason = "\(error)"
+                reason = Redaction.scrub("\(error)")
             }
             if isStopped { return }
             if reachedEnd && live.atEnd == .finish {

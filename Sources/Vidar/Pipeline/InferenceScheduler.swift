@@ -1,0 +1,190 @@
+// Many streams, one network (DeepStream's nvstreammux idea): an inference thread takes ready clips from every
+// stream in turn (round-robin, at most one per stream per pass, so a busy stream cannot starve another),
+// batches up to `maxBatch` of them, waiting at most `batchWait` for a batch to fill, runs them through one
+// session and hands each result back to its own stream. Streams never wait on each other: each has its own
+// decode thread and drop-oldest ring; a dead, stalled or garbage stream simply has nothing ready.
+import Foundation
+import Synchronization
+import VidarNN
+import VidarStream
+
+public final class InferenceScheduler: Sendable {
+    public struct Options: Sendable {
+        public var maxBatch = 4
+        /// Seconds a partial batch may wait for more clips.
+        public var batchWait = 0.02
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public init() {}
+    }
+
+    /// What happened to a stream the scheduler finished serving (its decode thread ended and its clips are done).
+    public typealias Finished = @Sendable (ClipStream, Result<ClipStream.Outcome, any Error>) -> Void
+
+    public let options: Options
+    public let metrics = SchedulerMetrics()
+    private let model: LoadedModel
+    private let backend: ConvolutionBackend
+    private let streams = Mutex<[ClipStream]>([])
+    private let doorbell = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(false)
+    private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let finished: Finished
+    /// Fault injection for tests of liveness (`VIDAR_FAULT_INFERENCE_STALL=SECONDS@BATCH`): the given batch sleeps.
+    private let fault: (seconds: Double, batch: Int)?
+
+    public init(model: LoadedModel, backend: ConvolutionBackend, options: Options, finished: @escaping Finished) {
+        self.model = model
+        self.backend = backend
+        self.options = options
+        self.finished = finished
+        let spec = ProcessInfo.processInfo.environment["VIDAR_FAULT_INFERENCE_STALL"]?.split(separator: "@").map(String.init) ?? []
+        if spec.count == 2, let seconds = Double(spec[0]), let batch = Int(spec[1]) { fault = (seconds, batch) } else { fault = nil }
+    }
+
+    /// Wakes the inference thread: a stream has work (pass this as the streams' `onReady`).
+    public func ring() { doorbell.signal() }
+
+    /// Starts serving `stream` (its decode thread starts too).
+    public func add(_ stream: ClipStream) {
+        streams.withLock { $0.append(stream) }
+        stream.start()
+        ring()
+    }
+
+    public var streamCount: Int { streams.withLock { $0.count } }
+
+    /// Seconds since the inference thread last showed it was alive (between batches, and at least twice a second
+    /// while idle): a stuck network call makes this grow.
+    public var secondsSinceHeartbeat: Double {
+        Double(DispatchTime.now().uptimeNanoseconds &- heartbeat.load(ordering: .relaxed)) / 1e9
+    }
+
+    public func start() {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Thread.detachNewThread { [self] in
+            defer { stopped.signal() }
+            let session = InferenceSession(network: model.network, backend: backend, threads: options.threads)
+            var cursor = 0
+            var batches = 0
+            while running.load(ordering: .acquiring) {
+                beat()
+                let batch = gather(&cursor)
+                guard !batch.isEmpty else { continue }
+                batches += 1
+                if let fault, batches == fault.batch { Thread.sleep(forTimeInterval: fault.seconds) }
+                infer(batch, session: session)
+            }
+        }
+    }
+
+    /// Stops the inference thread after its current batch. Streams still registered are left as they are.
+    public func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        ring()
+        stopped.wait()
+    }
+
+    private func beat() { heartbeat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+
+    /// Ready clips from the streams in turn, up to `maxBatch`; markers are handled as they come (in order with
+    /// their stream's clips); finished streams are concluded and dropped.
+    private func gather(_ cursor: inout Int) -> [(ClipStream, ClipStream.PreparedClip)] {
+        var batch: [(ClipStream, ClipStream.PreparedClip)] = []
+        var deadline: DispatchTime?
+        while running.load(ordering: .acquiring) {
+            let current = streams.withLock { $0 }
+            var progressed = false
+            for k in 0..<current.count where batch.count < options.maxBatch {
+                let stream = current[(cursor + k) % current.count]
+                let inFlight = batch.contains { $0.0 === stream }
+                if let item = stream.takeReady(markers: !inFlight) {
+                    progressed = true
+                    if case .clip(let clip) = item { batch.append((stream, clip)) } else { stream.handle(item) }
+                } else if !inFlight && stream.isDrained {
+                    conclude(stream)
+                }
+            }
+            cursor += 1
+            if batch.count >= options.maxBatch { return batch }
+            if progressed { continue }
+            if batch.isEmpty {
+                _ = doorbell.wait(timeout: .now() + 0.5)
+                beat()
+                continue
+            }
+            let until = deadline ?? .now() + options.batchWait
+            deadline = until
+            if doorbell.wait(timeout: until) == .timedOut { return batch }
+        }
+        return batch
+    }
+
+    private func infer(_ batch: [(ClipStream, ClipStream.PreparedClip)], session: InferenceSession) {
+        // Streams may sample different clip lengths: one network call per shape.
+        var groups: [Int: [(ClipStream, ClipStream.PreparedClip)]] = [:]
+        for item in batch { groups[item.1.tensor.count, default: []].append(item) }
+        for group in groups.values {
+            let stream = group[0].0
+            let crop = model.preprocessing.transform.crop
+            let shape = [3, stream.options.sampling.clipLength, crop[0], crop[1]]
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            do {
+                let probabilities = try session.probabilities(group.map(\.1.tensor), clipShape: shape)
+                metrics.recordBatch(size: group.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                // Each stream gets its own results, in its own order.
+                var byStream: [ObjectIdentifier: (ClipStream, [(ClipStream.PreparedClip, [Float])])] = [:]
+                for ((s, clip), p) in zip(group, probabilities) {
+                    byStream[ObjectIdentifier(s), default: (s, [])].1.append((clip, p))
+                }
+                for (s, results) in byStream.values { s.deliver(results) }
+            } catch {
+                // A network call that fails (out of memory) loses these clips, counted; the streams go on.
+                metrics.recordFailure()
+            }
+            beat()
+        }
+    }
+
+    private func conclude(_ stream: ClipStream) {
+        let removed = streams.withLock { list -> Bool in
+            guard let i = list.firstIndex(where: { $0 === stream }) else { return false }
+            list.remove(at: i)
+            return true
+        }
+        guard removed else { return }
+        finished(stream, Result { try stream.conclude(interrupted: false) })
+    }
+}
+
+/// The scheduler's figures for the service's metrics: batch sizes and inference times as histograms.
+public final class SchedulerMetrics: Sendable {
+    public static let batchBuckets: [Double] = [1, 2, 3, 4, 6, 8, 12, 16]
+    public static let secondsBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public struct Histogram: Sendable {
+        public let buckets: [Double]
+        /// Cumulative counts per bucket (le), then +Inf = count.
+        public var counts: [Int]
+        public var count = 0
+        public var sum = 0.0
+        init(_ buckets: [Double]) { self.buckets = buckets; counts = Array(repeating: 0, count: buckets.count) }
+        mutating func observe(_ v: Double) {
+            for (i, b) in buckets.enumerated() where v <= b { counts[i] += 1 }
+            count += 1
+            sum += v
+        }
+    }
+
+    private let state = Mutex((batch: Histogram(batchBuckets), seconds: Histogram(secondsBuckets), failures: 0))
+
+    func recordBatch(size: Int, seconds: Double) {
+        state.withLock { $0.batch.observe(Double(size)); $0.seconds.observe(seconds) }
+    }
+
+    func recordFailure() { state.withLock { $0.failures += 1 } }
+
+    public var snapshot: (batchSize: Histogram, inferenceSeconds: Histogram, failures: Int) {
+        state.withLock { ($0.batch, $0.seconds, $0.failures) }
+    }
+}
