@@ -39,7 +39,7 @@ enum ServeCommand: Command {
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument '\(args.positionals[0])'") }
         if let path = args.string("--check-config") {
             let config = try load(path, listen: args.string("--listen"))
-            _ = try Service(config: config, log: { _ in })
+            try Service.check(config)
             print("\(path): valid: \(config.streams.count) stream\(config.streams.count == 1 ? "" : "s"), model \(config.model), "
                   + "listen \(config.listen)")
             return .success

@@ -30,7 +30,7 @@ public final class Service: Sendable {
     public init(config: ServeConfig, log: @escaping @Sendable (String) -> Void) throws {
         Backends.setThreads(config.threads)
         do { backend = try Backends.named(config.backend) } catch { throw VidarError(.unavailable, "backend \(config.backend): \(error)") }
-        model = try ModelLoader.load(config.model, labelsFile: config.labels)
+        model = try Self.check(config)
         modelSHA = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
         hub = EventHub(capacity: config.eventBuffer, sinks: try config.events.map { try Sinks.make($0) })
         self.config = Mutex(config)
@@ -43,8 +43,18 @@ public final class Service: Sendable {
         scheduler = InferenceScheduler(model: model, backend: backend, options: options) { clip, result in
             registry.all.first { $0.clip === clip }?.finished(result)
         }
-        // Every stream's sampling and settings must resolve against this model before anything starts.
-        for s in config.streams { _ = try resolve(s) }
+    }
+
+    /// Everything but starting: the model loads, and every stream's settings resolve against it.
+    @discardableResult
+    public static func check(_ config: ServeConfig) throws -> LoadedModel {
+        let model = try ModelLoader.load(config.model, labelsFile: config.labels)
+        for s in config.streams {
+            do { _ = try s.settings.resolve(for: model) } catch {
+                throw ServeConfigError(description: "\(config.path): stream '\(s.name)': \(error)")
+            }
+        }
+        return model
     }
 
     public var currentConfig: ServeConfig { config.withLock { $0 } }

@@ -24,6 +24,9 @@ import Vidar
         defer { stalled.stop() }
         let garbage = try FeedServer(prefix: Data(), then: .garbage)
         defer { garbage.stop() }
+        // A camera that changes resolution mid-stream (two MPEG-TS segments of different sizes, back to back).
+        let resizing = try Self.resizingRecording()
+        defer { try? FileManager.default.removeItem(atPath: resizing) }
         let served = try Served("""
             model: \(try Self.model)
             threshold: 0.3
@@ -39,6 +42,8 @@ import Vidar
                 url: http://127.0.0.1:\(httpPort)
               recording:
                 url: \(try Self.file)
+              resizing:
+                url: \(resizing)
               stalled:
                 url: tcp://127.0.0.1:\(stalled.port)
                 input_format: mpegts
@@ -51,7 +56,7 @@ import Vidar
                 url: http://127.0.0.1:9/x.ts
                 enabled: false
             """)
-        let good = ["relay", "http_cam", "recording"]
+        let good = ["relay", "http_cam", "recording", "resizing"]
         #expect(served.wait(40, "the good streams to be live") { good.allSatisfy { served.state($0) == "live" } })
         #expect(served.state("spare") == "disabled")
         // The stalled camera is noticed: no frame for stall_timeout while its socket stays open.
@@ -102,6 +107,23 @@ import Vidar
             let seqs = events.filter { $0["stream"] as? String == name }.compactMap { $0["seq"] as? Int }
             #expect(seqs == Array(1...seqs.count), "\(name): \(seqs.prefix(20))")
         }
+    }
+
+    /// 2 s at 320×240 then 2 s at 640×360, as one MPEG-TS file.
+    static func resizingRecording() throws -> String {
+        let dir = try TestFixtures.temporaryDirectory()
+        var parts: [String] = []
+        for (i, size) in ["320x240", "640x360"].enumerated() {
+            let part = dir.appendingPathComponent("part\(i).ts").path
+            let r = try runProcess("/usr/bin/ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=25", "-t", "2",
+                                                       "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mpegts", part])
+            #expect(r.status == 0, "\(r.stderr)")
+            parts.append(part)
+        }
+        let joined = dir.appendingPathComponent("resizing.ts").path
+        try (Data(contentsOf: URL(fileURLWithPath: parts[0])) + Data(contentsOf: URL(fileURLWithPath: parts[1])))
+            .write(to: URL(fileURLWithPath: joined))
+        return joined
     }
 
     @Test func theAPIAddsAndRemovesStreamsForTokenHoldersOnly() throws {
@@ -249,5 +271,45 @@ import Vidar
         let open = try CLI.run(["serve", "--config", good, "--listen", "0.0.0.0:0"])
         #expect(open.status == 64 && open.stderr.contains("refusing to listen on 0.0.0.0:0 without a token"), "\(open.stderr)")
         expectFailure(try CLI.run(["serve", "--config", dir.appendingPathComponent("none.yaml").path]), .noInput, mentioning: "none.yaml", "no such file")
+    }
+
+    @Test func readinessAndStoppingAreNotifiedToSystemd() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let socket = dir.appendingPathComponent("notify.sock").path
+        // systemd's side: a datagram socket that prints what it receives.
+        let listener = try ChildProcess("/usr/bin/python3", ["-u", "-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(sys.argv[1])
+            print("listening", flush=True)
+            s.settimeout(60)
+            for _ in range(2):
+                print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+            """, socket])
+        defer { listener.signal(SIGKILL); _ = listener.wait(timeout: 5) }
+        _ = listener.stdout.availableData
+        let served = try Served("model: \(try Self.model)\nstreams:\n  cam:\n    url: \(try Self.file)\n", environment: ["NOTIFY_SOCKET": socket])
+        #expect(served.terminate() == 0)
+        #expect(listener.wait(timeout: 20) == 0)
+        let said = String(decoding: listener.stdout.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said.contains("READY=1") && said.contains("STOPPING=1"), "\(said)")
+    }
+
+    @Test func theDeploymentFilesAreValid() throws {
+        let root = TestFixtures.repositoryRoot
+        let check = try CLI.run(["serve", "--check-config", root.appendingPathComponent("deploy/vidar.yaml").path])
+        #expect(check.status == 0, "\(check.stderr)")
+        let unit = try String(contentsOf: root.appendingPathComponent("deploy/vidar.service"), encoding: .utf8)
+        for line in ["Type=notify", "ExecStart=/usr/local/bin/vidar serve --config /etc/vidar/vidar.yaml", "ExecReload=/bin/kill -HUP $MAINPID",
+                     "Restart=on-failure"] {
+            #expect(unit.contains(line + "\n"), "\(line)")
+        }
+        // The OpenAPI file parses and documents every path the API answers.
+        let paths = try runProcess("/usr/bin/python3", ["-c", "import sys, yaml; print('\\n'.join(sorted(yaml.safe_load(open(sys.argv[1]))['paths'])))",
+                                                        root.appendingPathComponent("docs/openapi.yaml").path])
+        #expect(paths.status == 0, "\(paths.stderr)")
+        #expect(paths.stdout.split(separator: "\n") == ["/api/events", "/api/events/stream", "/api/streams", "/api/streams/{name}",
+                                                        "/api/version", "/livez", "/metrics", "/readyz"])
     }
 }
