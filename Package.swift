@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Tensors, convolution backends, the VideoResNet family, checkpoint readers.
         .target(name: "VidarNN", dependencies: ["COpenBLAS", "CDNNL"]),
         // FFmpeg sources, decode to RGB, clip sampling, the frame ring: knows nothing of the network.
@@ -29,11 +31,14 @@ let package = Package(
         .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"],
                 exclude: ["Resources/vidar-actions.report.json"],
                 resources: [.copy("Resources/vidar-actions.safetensors")]),
-        // One Swift door per C library of the service: YAML configuration, the HTTP API.
+        // One Swift door per C library of the service: YAML configuration, the HTTP API, MQTT, HTTP clients.
         .target(name: "VidarYAML", dependencies: ["CYAML"]),
         .target(name: "VidarHTTP", dependencies: ["CMicroHTTPD"]),
+        .target(name: "VidarMQTT", dependencies: ["CMosquitto"]),
+        .target(name: "VidarCurl", dependencies: ["CCurl"]),
         // `vidar serve`: many streams on one model, the inference scheduler, HTTP API, metrics, event hub.
-        .target(name: "VidarService", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarYAML", "VidarHTTP", "CSystemd"]),
+        .target(name: "VidarService", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarYAML", "VidarHTTP", "VidarMQTT",
+                                                     "VidarCurl", "CSystemd"]),
         // The command line: one declaration per option drives parsing and help; errors → exit codes in one place.
         .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService"]),
         .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),

@@ -4,6 +4,7 @@
 //   vidar-bench label …      end-to-end real-time factor and memory beside a Python pipeline (LabelBench.swift)
 //   vidar-bench soak …       `watch` for 30 min of stream: memory, fds, threads flat; real-time latency (SoakBench.swift)
 //   vidar-bench streams …    two streams sharing one model, one thread each, beside one stream (StreamsBench.swift)
+//   vidar-bench serve …      how many live 720p cameras one serve handles, beside separate watch processes (ServeBench.swift)
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -14,6 +15,8 @@ case "label":
     runLabelBench(Array(arguments.dropFirst()))
 case "soak":
     runSoakBench(Array(arguments.dropFirst()))
+case "serve":
+    runServeBench(Array(arguments.dropFirst()))
 case "streams":
     runStreamsBench(Array(arguments.dropFirst()))
 case "engine":

@@ -37,14 +37,17 @@ public final class Watcher {
     private let session: InferenceSession
     private let emit: @Sendable (StreamEvent) -> Void
     private let started: StreamEvent
+    private let owed: [StreamEvent]
 
     /// `emit` receives every event as a record of stream `name` (numbered, with ids unique to this run), one call at
     /// a time, in order; `status`, source state changes and outages.
+    /// `firstSeq` continues a stream's numbering (from a spool that survived a restart); `owed` are events to send
+    /// first (segment ends a killed run could not send).
     public init(url: String, name: String, model: LoadedModel, options: WatchOptions, backend: ConvolutionBackend = Backends.standard,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, firstSeq: Int = 1, owed: [StreamEvent] = [],
                 emit: @escaping @Sendable (EventRecord) -> Void, status: (@Sendable (WatchStatus) -> Void)? = nil) throws {
         let run = RunID.current
-        let numbering = Mutex(EventNumbering(stream: name, run: run))
+        let numbering = Mutex(EventNumbering(stream: name, run: run, startingAt: firstSeq))
         let ordered: @Sendable (StreamEvent) -> Void = { event in numbering.withLock { emit($0.record(event)) } }
         var streamOptions = ClipStreamOptions(sampling: options.sampling, aggregator: options.aggregator)
         streamOptions.source = options.source
@@ -64,6 +67,7 @@ public final class Watcher {
         self.options = options
         self.name = name
         self.emit = ordered
+        self.owed = owed
         session = InferenceSession(network: model.network, backend: backend, threads: threads)
         let sha = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
         started = .streamStarted(.init(source: Redaction.redact(url), utc: utcString(Date()), vidarVersion: Installation.version,
@@ -74,6 +78,7 @@ public final class Watcher {
 
     /// Runs until `stop()` (returns .finished) or until the reconnection attempts are used up (.gaveUp).
     public func run() throws -> ClipStream.Outcome {
+        owed.forEach(emit)
         emit(started)
         // A dedicated thread, not a Dispatch timer: the thread count stays constant for hours.
         let statsDone = Atomic<Bool>(false)

@@ -87,7 +87,7 @@ enum ServeCommand: Command {
         stop.wait()
         _ = sd_notify(0, "STOPPING=1")
         log("stopping: ending every open segment")
-        service.shutdown(flush: 5)
+        service.shutdown()
         server.stop()
         handlers.forEach { $0.cancel() }
         return .success

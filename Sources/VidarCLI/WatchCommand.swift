@@ -2,6 +2,7 @@
 // as JSON Lines as they happen, human-readable status on stderr.
 import Foundation
 import Vidar
+import VidarService
 import VidarStream
 import VidarVideo
 
@@ -15,8 +16,9 @@ enum WatchCommand: Command {
             A network stream or device (rtsp://, http(s)://, udp://, tcp://, /dev/videoN with --input-format v4l2) \
             reconnects after EOF, errors and timeouts, with capped, jittered exponential backoff. A file plays in \
             real time and ends at its end (exit 0); pipe:0 (or -) ends at EOF. Errors that retrying cannot mend (no \
-            such file, HTTP 4xx, unknown host or format) end at once. SIGINT/SIGTERM/SIGHUP end open segments, flush, \
-            exit 0.
+            such file, HTTP 4xx, unknown host or format) end at once. SIGINT/SIGTERM end open segments, flush, \
+            exit 0; SIGHUP reopens file sinks (log rotation). Every event names its stream and carries seq and event_id \
+            (docs/events.md: what is guaranteed).
             """,
         groups: [
             SharedOptions.model, SharedOptions.sampling, SharedOptions.segments, SharedOptions.compute,
@@ -27,8 +29,15 @@ enum WatchCommand: Command {
                 Option(["--loop"], "a file: start over at its end, forever"),
             ]),
             OptionGroup("events", [
-                Option(["-o", "--output"], value: "FILE", aliases: ["--out"], default: "stdout",
-                       "append events to FILE, flushed per line"),
+                Option(["--sink"], value: "URL", default: "stdout", repeatable: true,
+                       "where events go, repeatable: stdout (or -), file:PATH, mqtt://[user:pass@]host[:port][/prefix], mqtts://…, "
+                       + "http(s)://… (webhook; ?secret_file=PATH signs each request); docs/events.md"),
+                Option(["-o", "--output"], value: "FILE", aliases: ["--out"], default: "none",
+                       "append events to FILE (the same as --sink file:FILE)"),
+                Option(["--spool"], value: "DIR", default: "$XDG_STATE_HOME/vidar/spool/watch-NAME when a sink is MQTT or a webhook, else none",
+                       "keep events no sink has delivered yet on disk, so a broker outage or a crash loses none"),
+                Option(["--spool-max-bytes"], value: "N", default: "268435456", "past it, the oldest undelivered events are dropped and reported"),
+                Option(["--flush-timeout"], value: "S", default: "5", "on SIGINT/SIGTERM, how long sinks may still deliver (the rest stays in the spool)"),
                 Option(["--name"], value: "NAME", default: "derived from the input", "the stream's name in every event ([a-z0-9_-]+)"),
                 Option(["--updates"], value: "SECONDS", default: "none", "segment_update for the open segment at most this often"),
                 Option(["--stats-interval"], value: "S", default: "10", "seconds between stats events"),
@@ -63,7 +72,13 @@ enum WatchCommand: Command {
         // A network source that keeps its socket open but yields no picture for --timeout counts as lost (stalled).
         if !isFile && !isPipe { source.frameTimeout = source.timeout }
 
-        let out = try eventsOutput(args.string("--output"))
+        var sinks = args.strings("--sink") + (args.string("--output").map { ["file:" + $0] } ?? [])
+        if sinks.isEmpty { sinks = ["stdout"] }
+        let flushTimeout = try args.double("--flush-timeout", in: 0...300) ?? 5
+        let remote = sinks.contains { !($0 == "stdout" || $0 == "-" || $0.hasPrefix("file:")) }
+        var spool = args.string("--spool").map { SpoolSettings(directory: URL(fileURLWithPath: $0)) }
+            ?? (remote ? SpoolSettings(directory: SpoolSettings.defaultDirectory("watch-\(name)")) : nil)
+        if let maxBytes = try args.int("--spool-max-bytes", in: 1 << 14...(1 << 40)) { spool?.maxBytes = maxBytes }
         let (model, backend, sampling, aggregator) = try settings.load()
         var options = WatchOptions(sampling: sampling, aggregator: aggregator)
         options.source = source
@@ -74,23 +89,22 @@ enum WatchCommand: Command {
         if let notice = model.notice, !quiet { LabelCommand.printNote(notice) }
         let show: @Sendable (WatchStatus) -> Void = { status($0, url: shown) }
         let showStatus = quiet ? nil : show
-        let emit: @Sendable (EventRecord) -> Void = { out.write($0.jsonLine() + Data("\n".utf8)) }
+        let log: @Sendable (String) -> Void = { text in if !quiet { FileHandle.standardError.write(Data("vidar: \(text)\n".utf8)) } }
+        let hub = try EventHub.make(sinks: sinks, spool: spool, run: RunID.current, model: model.network.config.name, log: log)
+        let emit: @Sendable (EventRecord) -> Void = { hub.publish($0) }
         let watcher = try Watcher(url: url, name: name, model: model, options: options, backend: backend, threads: settings.threads,
-                                  emit: emit, status: showStatus)
+                                  firstSeq: hub.nextSeq(for: name), owed: hub.unterminatedSegments(name), emit: emit, status: showStatus)
         let stream = watcher.stream
-        let signals = StopSignals { stream.stop() }
-        defer { signals.cancel() }
-        return try watcher.run() == .gaveUp ? .unavailable : .success
-    }
-
-    /// Events go to stdout, or are appended to a file (created if missing).
-    static func eventsOutput(_ path: String?) throws -> FileHandle {
-        guard let path, path != "-" else { return FileHandle.standardOutput }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw VidarError(.cannotCreate, "\(path): cannot open the events file for appending (\(String(cString: strerror(errno))))")
-        }
-        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let signals = StopSignals([SIGINT, SIGTERM]) { stream.stop() }
+        // SIGHUP is log rotation: file sinks reopen their paths.
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hup.setEventHandler { hub.reopenSinks() }
+        hup.resume()
+        defer { signals.cancel(); hup.cancel() }
+        let outcome = try watcher.run()
+        hub.close(deadline: flushTimeout)
+        return outcome == .gaveUp ? .unavailable : .success
     }
 
     static func status(_ event: WatchStatus, url: String) {

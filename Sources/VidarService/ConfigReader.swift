@@ -64,9 +64,10 @@ struct ConfigReader {
         return s
     }
 
-    /// `events:` — a list of sink URLs (`stdout`, `file:PATH`), or `{file: PATH}` entries.
+    /// `events:` — a list of sink URLs (`stdout`, `file:PATH`, `mqtt://…`, `mqtts://…`, `http(s)://…`), or
+    /// `{file: PATH}` entries.
     func sinks(_ node: YAMLNode) throws -> [String] {
-        guard case .sequence(let items, _) = node else { throw error(node, "expected a list of sinks (stdout, file:PATH)") }
+        guard case .sequence(let items, _) = node else { throw error(node, "expected a list of sinks (stdout, file:PATH, mqtt://…, http(s)://…)") }
         return try items.map { item in
             if case .mapping = item {
                 let entry = try mapping(item, keys: ["file"])
@@ -74,8 +75,10 @@ struct ConfigReader {
                 return "file:" + (try string(path))
             }
             let url = try string(item)
-            guard url == "stdout" || url == "-" || (url.hasPrefix("file:") && url.count > 5) else {
-                throw error(item, "unknown sink '\(url)' (stdout, file:PATH)")
+            let known = url == "stdout" || url == "-" || (url.hasPrefix("file:") && url.count > 5)
+                || ["mqtt://", "mqtts://", "http://", "https://"].contains { url.hasPrefix($0) && url.count > $0.count }
+            guard known else {
+                throw error(item, "unknown sink '\(Redaction.redact(url))' (stdout, file:PATH, mqtt://…, mqtts://…, http(s)://…)")
             }
             return url
         }

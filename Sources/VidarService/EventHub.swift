@@ -7,7 +7,8 @@ import VidarStream
 
 public final class EventHub: Sendable {
     public let capacity: Int
-    private let sinks: [any EventSink]
+    let log: any EventLog
+    private let sinks: [SinkRunner]
     private struct State {
         var ring: [(position: Int, record: EventRecord)] = []
         var next = 1
@@ -17,15 +18,41 @@ public final class EventHub: Sendable {
     }
     private let state = Mutex(State())
 
-    init(capacity: Int, sinks: [any EventSink]) {
+    init(capacity: Int, log: any EventLog, sinks: [SinkRunner]) {
         self.capacity = capacity
+        self.log = log
         self.sinks = sinks
+    }
+
+    /// The hub for a list of sink URLs: a durable spool at `spool` (when given), else a bounded memory log.
+    public static func make(sinks urls: [String], spool: SpoolSettings?, run: String, model: String,
+                            log message: @escaping @Sendable (String) -> Void, capacity: Int = 1000) throws -> EventHub {
+        let log: any EventLog = try spool.map { try DiskSpool(directory: $0.directory, maxBytes: $0.maxBytes, syncInterval: $0.syncInterval) }
+            ?? MemoryLog(capacity: 100_000)
+        let runners = try urls.map { url in
+            SinkRunner(url: url, transport: try Sinks.transport(url, run: run, model: model, log: message), log: log, run: run,
+                       logFailure: message)
+        }
+        return EventHub(capacity: capacity, log: log, sinks: runners)
     }
 
     public var sinkNames: [String] { sinks.map(\.name) }
 
+    /// The seq a stream's next event gets: continuing from the spool after a restart, else 1.
+    public func nextSeq(for stream: String) -> Int { log.nextSeqs[stream] ?? 1 }
+
+    /// segment_end events (reason `interrupted`) owed for segments a killed run left open on `stream`: publish them
+    /// before the stream's new events, so every segment_start is followed by its segment_end.
+    public func unterminatedSegments(_ stream: String) -> [StreamEvent] { log.takeUnterminated(stream) }
+
+    /// Bytes held by the spool (or the memory log).
+    public var spoolBytes: Int { log.bytes }
+
+    /// A stream's state that no event carries (disabled), for sinks with retained state.
+    public func setStreamState(_ stream: String, _ value: String) { sinks.forEach { $0.streamState(stream, value) } }
+
     /// Takes one stream's event (in that stream's order) to the ring, the subscribers and the sinks.
-    func publish(_ record: EventRecord) {
+    public func publish(_ record: EventRecord) {
         let (position, subscribers) = state.withLock { s in
             let position = s.next
             s.next += 1
@@ -35,7 +62,7 @@ public final class EventHub: Sendable {
             return (position, Array(s.subscribers.values))
         }
         for sub in subscribers { sub.deliver(position, record) }
-        for sink in sinks { sink.publish(record) }
+        log.append(record)
     }
 
     /// Events after `since` (a position), at most `limit`, oldest first, and the position to ask from next. Without
@@ -68,7 +95,7 @@ public final class EventHub: Sendable {
     }
 
     /// Ends every subscription (their responses finish) and closes the sinks, flushing for at most `deadline` s.
-    func close(deadline: Double) {
+    public func close(deadline: Double) {
         let subs = state.withLock { s -> [Subscription] in s.closed = true; defer { s.subscribers = [:] }; return Array(s.subscribers.values) }
         subs.forEach { $0.end() }
         let until = Date().addingTimeInterval(deadline)
@@ -76,7 +103,7 @@ public final class EventHub: Sendable {
     }
 
     /// Log rotation: file sinks reopen their paths.
-    func reopenSinks() { sinks.forEach { $0.reopen() } }
+    public func reopenSinks() { sinks.forEach { $0.reopen() } }
 
     var sinkStatistics: [(name: String, stats: SinkStatistics)] { sinks.map { ($0.name, $0.statistics) } }
 }

@@ -71,7 +71,9 @@ extension Service {
         for (name, s) in hub.sinkStatistics { m.sample("vidar_events_published_total", [("sink", name)], Double(s.published)) }
         m.family("vidar_event_publish_failures_total", "counter", "events a sink failed to deliver")
         for (name, s) in hub.sinkStatistics { m.sample("vidar_event_publish_failures_total", [("sink", name)], Double(s.failures)) }
-        m.family("vidar_events_dropped_total", "counter", "events dropped from a full sink queue")
+        m.family("vidar_spool_bytes", "gauge", "bytes of events held for the sinks (the spool, or the memory log without one)")
+        m.sample("vidar_spool_bytes", [], Double(hub.spoolBytes))
+        m.family("vidar_events_dropped_total", "counter", "undelivered events dropped because the spool reached its bound")
         m.sample("vidar_events_dropped_total", [], Double(hub.sinkStatistics.reduce(0) { $0 + $1.stats.dropped }))
         return m.text
     }

@@ -40,8 +40,16 @@ public struct ServeConfig: Sendable {
     public var precision = "fp32"
     public var listen = "127.0.0.1:8710"
     public var tokenFile: String?
-    /// Where events go, each a sink URL (`stdout`, `file:PATH`).
+    /// Where events go, each a sink URL (`stdout`, `file:PATH`, `mqtt://…`, `mqtts://…`, `http(s)://…`).
     public var events = ["stdout"]
+    /// The durable spool's directory; nil: the default (under $XDG_STATE_HOME) when a network sink is configured.
+    public var spool: String?
+    /// `spool: none` turns it off (events not yet delivered die with the process).
+    public var spoolDisabled = false
+    public var spoolMaxBytes = 256 << 20
+    public var spoolSyncInterval = 1.0
+    /// Seconds SIGTERM waits for sinks to deliver what they hold (the rest stays in the spool).
+    public var flushTimeout = 5.0
     public var maxBatch = 4
     /// Milliseconds a partial batch may wait for more clips.
     public var batchWaitMs = 20.0
@@ -103,6 +111,12 @@ public struct ServeConfig: Sendable {
             case "liveness_timeout": config.livenessTimeout = try r.double(node, 1...3600)
             case "event_buffer": config.eventBuffer = try r.int(node, 10...1_000_000)
             case "stats_interval": config.statsInterval = try r.double(node, 0.1...86400)
+            case "spool":
+                let v = try r.string(node)
+                if v == "none" || v == "false" { config.spoolDisabled = true } else { config.spool = v }
+            case "spool_max_bytes": config.spoolMaxBytes = try r.int(node, 1 << 14...(1 << 40))
+            case "spool_sync_interval": config.spoolSyncInterval = try r.double(node, 0.01...60)
+            case "flush_timeout": config.flushTimeout = try r.double(node, 0...300)
             case "streams": break
             default: try r.setting(key, node, into: &defaults)
             }
@@ -118,7 +132,19 @@ public struct ServeConfig: Sendable {
     }
 
     static let topKeys = ["model", "labels", "backend", "threads", "precision", "listen", "token_file", "events", "max_batch",
-                          "batch_wait_ms", "liveness_timeout", "event_buffer", "stats_interval", "streams"]
+                          "batch_wait_ms", "liveness_timeout", "event_buffer", "stats_interval", "spool", "spool_max_bytes",
+                          "spool_sync_interval", "flush_timeout", "streams"]
+
+    /// The spool serve uses: the configured directory, else the default one when a sink is remote, else none.
+    public var spoolSettings: SpoolSettings? {
+        guard !spoolDisabled else { return nil }
+        let remote = events.contains { !($0 == "stdout" || $0 == "-" || $0.hasPrefix("file:")) }
+        guard spool != nil || remote else { return nil }
+        var s = SpoolSettings(directory: spool.map { URL(fileURLWithPath: $0) } ?? SpoolSettings.defaultDirectory("serve"))
+        s.maxBytes = spoolMaxBytes
+        s.syncInterval = spoolSyncInterval
+        return s
+    }
     /// Keys a stream may set, and the top level may set for every stream.
     static let settingKeys = ["fps", "clip_len", "stride", "smooth", "threshold", "exit_threshold", "class_thresholds", "margin",
                               "patience", "min_duration", "topk", "timeout", "stall_timeout", "update_interval", "max_retries",

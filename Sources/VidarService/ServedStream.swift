@@ -57,9 +57,11 @@ final class ServedStream: Sendable {
         self.config = config
         self.hub = hub
         self.log = log
-        numbering = Mutex(EventNumbering(stream: config.name, run: run))
+        numbering = Mutex(EventNumbering(stream: config.name, run: run, startingAt: hub.nextSeq(for: config.name)))
         state = Mutex(State(state: config.enabled ? .connecting : .disabled))
         if !config.enabled { isFinished.store(true, ordering: .relaxed); done.signal() }
+        // Segments the last run left open (it was killed) end first.
+        for end in hub.unterminatedSegments(config.name) { publish(end) }
     }
 
     var clip: ClipStream? { clipBox.withLock { $0 } }

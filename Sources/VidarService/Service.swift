@@ -32,7 +32,8 @@ public final class Service: Sendable {
         do { backend = try Backends.named(config.backend) } catch { throw VidarError(.unavailable, "backend \(config.backend): \(error)") }
         model = try Self.check(config)
         modelSHA = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
-        hub = EventHub(capacity: config.eventBuffer, sinks: try config.events.map { try Sinks.make($0) })
+        hub = try EventHub.make(sinks: config.events, spool: config.spoolSettings, run: run, model: model.network.config.name,
+                                log: log, capacity: config.eventBuffer)
         self.config = Mutex(config)
         self.log = log
         var options = InferenceScheduler.Options()
@@ -134,14 +135,15 @@ public final class Service: Sendable {
         return result
     }
 
-    /// Ends every stream (open segments end with `shutdown`), then flushes the sinks for at most `flush` s.
-    public func shutdown(flush: Double = 5) {
+    /// Ends every stream (open segments end with `shutdown`), then lets the sinks deliver for at most the
+    /// configuration's `flush_timeout`; what they could not is kept in the spool.
+    public func shutdown() {
         let all = registry.all
         for s in all { s.stop(reason: .shutdown, wait: 0) }
         for s in all { s.waitFinished(seconds: 5) }
         statsDone.store(true, ordering: .relaxed)
         scheduler.stop()
-        hub.close(deadline: flush)
+        hub.close(deadline: currentConfig.flushTimeout)
     }
 
     // MARK: health
@@ -180,6 +182,7 @@ public final class Service: Sendable {
     private func launch(_ s: ServeConfig.Stream) throws {
         let options = try resolve(s)
         let served = ServedStream(config: s, hub: hub, run: run, log: log)
+        if !s.enabled { hub.setStreamState(s.name, "disabled") }
         if s.enabled {
             // A local file stands in for a camera: it plays in real time and starts over at its end.
             let isFile = !s.url.contains("://") && !s.url.hasPrefix("/dev/") && !s.url.hasPrefix("pipe:") && s.inputFormat == nil

@@ -17,13 +17,14 @@ public struct EventRecord: Sendable, Equatable {
 }
 
 extension EventRecord: Codable {
-    private enum Keys: String, CodingKey { case stream, seq, eventID = "event_id" }
+    /// Snake-cased by the event coders (`eventId` ↔ `event_id`).
+    private enum Keys: String, CodingKey { case stream, seq, eventId }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(stream, forKey: .stream)
         try c.encode(seq, forKey: .seq)
-        try c.encode(eventID, forKey: .eventID)
+        try c.encode(eventID, forKey: .eventId)
         try event.encode(to: encoder)
     }
 
@@ -31,7 +32,7 @@ extension EventRecord: Codable {
         let c = try decoder.container(keyedBy: Keys.self)
         stream = try c.decode(String.self, forKey: .stream)
         seq = try c.decode(Int.self, forKey: .seq)
-        eventID = try c.decode(String.self, forKey: .eventID)
+        eventID = try c.decode(String.self, forKey: .eventId)
         event = try StreamEvent(from: decoder)
     }
 

@@ -10,6 +10,7 @@ public enum StreamEvent: Sendable, Equatable {
     case streamLost(StreamLost)
     case streamRestored(StreamRestored)
     case stats(StreamStats)
+    case eventsDropped(EventsDropped)
 
     public static let schemaVersion = "vidar.events/1"
 
@@ -75,6 +76,8 @@ public enum StreamEvent: Sendable, Equatable {
             case labelChanged = "label_changed", streamLost = "stream_lost", shutdown, endOfStream = "end_of_stream"
             /// The stream was removed from a service, or its configuration changed on reload.
             case removed, reloaded
+            /// vidar was killed with the segment open: the next run on the same spool ends it.
+            case interrupted
         }
         public var id: String
         public var label: String
@@ -175,6 +178,15 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// A sink could not keep up with the spool's bound: this many of its undelivered events were dropped, oldest
+    /// first. Sent to that sink when delivery resumes; its `stream` is `vidar`.
+    public struct EventsDropped: Codable, Sendable, Equatable {
+        public var count: Int
+        public var sink: String
+        public var utc: String
+        public init(count: Int, sink: String, utc: String) { (self.count, self.sink, self.utc) = (count, sink, utc) }
+    }
+
     /// The `event` field's value.
     public var name: String {
         switch self {
@@ -185,6 +197,7 @@ public enum StreamEvent: Sendable, Equatable {
         case .streamLost: return "stream_lost"
         case .streamRestored: return "stream_restored"
         case .stats: return "stats"
+        case .eventsDropped: return "events_dropped"
         }
     }
 }
@@ -205,6 +218,7 @@ extension StreamEvent: Codable {
         case .streamLost(let p): try p.encode(to: encoder)
         case .streamRestored(let p): try p.encode(to: encoder)
         case .stats(let p): try p.encode(to: encoder)
+        case .eventsDropped(let p): try p.encode(to: encoder)
         }
     }
 
@@ -219,6 +233,7 @@ extension StreamEvent: Codable {
         case "stream_lost": self = .streamLost(try StreamLost(from: decoder))
         case "stream_restored": self = .streamRestored(try StreamRestored(from: decoder))
         case "stats": self = .stats(try StreamStats(from: decoder))
+        case "events_dropped": self = .eventsDropped(try EventsDropped(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event '\(name)'")
         }

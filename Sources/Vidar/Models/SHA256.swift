@@ -40,6 +40,11 @@ public struct SHA256 {
     }
 
     public mutating func finalize() -> String {
+        finalizeBytes().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The 32-byte digest.
+    public mutating func finalizeBytes() -> [UInt8] {
         var tail = pending + [0x80]
         while tail.count % 64 != 56 { tail.append(0) }
         let bits = length &* 8
@@ -47,7 +52,20 @@ public struct SHA256 {
         tail.withUnsafeBytes { p in
             for block in stride(from: 0, to: tail.count, by: 64) { compress(p.baseAddress! + block) }
         }
-        return state.map { String(format: "%08x", $0) }.joined()
+        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) } }
+    }
+
+    /// HMAC-SHA256 (RFC 2104) of `message` under `key`, as hex: how webhook receivers check a payload's origin.
+    public static func hmac(key: [UInt8], message: Data) -> String {
+        var k = key.count > 64 ? { var h = SHA256(); h.update(Data(key)); return h.finalizeBytes() }() : key
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        var inner = SHA256()
+        inner.update(Data(k.map { $0 ^ 0x36 }))
+        inner.update(message)
+        var outer = SHA256()
+        outer.update(Data(k.map { $0 ^ 0x5c }))
+        outer.update(Data(inner.finalizeBytes()))
+        return outer.finalize()
     }
 
     private mutating func compress(_ p: UnsafeRawPointer) {

@@ -51,7 +51,8 @@ extension ClipStream {
         while !isStopped {
             var reason = "end of stream"
             var reachedEnd = false
-            output(.source(.connecting(attempt: failures + 1)))
+            // A loop starting its file over is not news.
+            if !(everConnected && live.atEnd == .loop && failures == 0) { output(.source(.connecting(attempt: failures + 1))) }
             do {
                 let source = try MediaSource(url: url, options: sourceOptions)
                 if isStopped { return }
@@ -64,12 +65,13 @@ extension ClipStream {
                         let now = Date().timeIntervalSince(startWall)
                         offset = max(now, lastStreamTime + (everConnected ? lastGap : 0))
                         firstPTS = frame.time
+                        let looping = everConnected && live.atEnd == .loop && lostAt == nil
                         if let lost = lostAt { ring.push(.restored(at: offset!, wall: now, gap: offset! - lost)) }
                         lostAt = nil
                         failures = 0
                         everConnected = true
                         statistics.connected(true)
-                        output(.source(.connected(source.info)))
+                        if !looping { output(.source(.connected(source.info))) }
                     }
                     let t = offset! + frame.time - firstPTS
                     if live.realtime { sleepUntil(t) }
@@ -88,6 +90,13 @@ extension ClipStream {
                     }
                 }
                 reachedEnd = true
+                // A file or pipe that ends is labelled to its last frame: its tail becomes a padded clip.
+                if live.atEnd == .finish {
+                    let now = Date().timeIntervalSince(startWall)
+                    for clip in builder.finish() {
+                        guard ring.push(.clip(prepare(clip, startArrival: now, arrival: now))) else { return }
+                    }
+                }
             } catch let e as VideoError {
                 if !everConnected && e.isPermanent && live.failFast { recordFailure(e); return }
                 reason = Redaction.scrub(e.reason)
