@@ -42,7 +42,7 @@ let package = Package(
         // The command line: one declaration per option drives parsing and help; errors → exit codes in one place.
         .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService"]),
         .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),
-        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream"], path: "Benchmarks/VidarBench"),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService", "TestSupport"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "VidarNN", "TestSupport"]),

@@ -44,3 +44,19 @@ func machineDescription() -> (cpu: String, commit: String) {
     let commit = shell("git -C \(URL(fileURLWithPath: #filePath).deletingLastPathComponent().path) rev-parse --short HEAD")
     return (cpu, commit)
 }
+
+/// One line on stdout at once (not buffered until exit): some benchmarks run for many minutes.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+/// A TCP port free on 127.0.0.1 right now.
+func benchFreePort() -> Int {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}

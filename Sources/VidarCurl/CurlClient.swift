@@ -38,9 +38,39 @@ public enum Curl {
     /// Performs `request`; `onData` receives the body as it arrives and returns false to abort (then the error is
     /// `.aborted`).
     public static func perform(_ request: Request, onData: @escaping (Data) -> Bool = { _ in true }) throws -> CurlResponse {
+        try CurlSession().perform(request, onData: onData)
+    }
+
+    static func start() -> UnsafeMutableRawPointer? {
         _ = global
-        guard let curl = curl_easy_init() else { throw CurlError(kind: .transport, description: "cannot start libcurl") }
-        defer { curl_easy_cleanup(curl) }
+        return curl_easy_init()
+    }
+}
+
+/// One libcurl handle kept across requests, so a webhook's connection (and TLS session) is reused from one event
+/// to the next instead of a new handshake each time. Requests on one session run one at a time.
+public final class CurlSession: Sendable {
+    /// libcurl's handle: used only while holding `lock`.
+    private nonisolated(unsafe) let curl: UnsafeMutableRawPointer
+    private let lock = Mutex(())
+
+    public init() throws {
+        guard let curl = Curl.start() else { throw CurlError(kind: .transport, description: "cannot start libcurl") }
+        self.curl = curl
+    }
+
+    deinit { curl_easy_cleanup(curl) }
+
+    /// Performs `request`; `onData` receives the body as it arrives and returns false to abort (then the error is
+    /// `.aborted`).
+    public func perform(_ request: Curl.Request, onData: @escaping (Data) -> Bool = { _ in true }) throws -> CurlResponse {
+        try lock.withLock { _ in
+            curl_easy_reset(curl)  // every option back to its default; the connection cache stays
+            return try Self.perform(curl, request, onData: onData)
+        }
+    }
+
+    private static func perform(_ curl: UnsafeMutableRawPointer, _ request: Curl.Request, onData: @escaping (Data) -> Bool) throws -> CurlResponse {
         let context = Context(onData: onData)
         var headers: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headers) }

@@ -98,6 +98,18 @@ public final class MQTTClient: Sendable {
     }
     public var lastError: String? { events.state.withLock { $0.lastError } }
 
+    /// Waits up to `timeout` s while a connection attempt is still undecided (connected, or no error yet), so the
+    /// first events do not count a failure against a broker that is just answering.
+    public func awaitConnection(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let (connected, failed) = events.state.withLock { ($0.connected, $0.lastError != nil) }
+            if connected || failed { return connected }
+            usleep(10_000)
+        }
+        return isConnected
+    }
+
     /// Publishes with QoS 1 and waits up to `timeout` s for the broker's acknowledgement; false when it did not come
     /// (disconnected, or too slow): the caller publishes it again later.
     public func publish(topic: String, payload: Data, retain: Bool, timeout: Double) -> Bool {

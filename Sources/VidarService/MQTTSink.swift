@@ -59,7 +59,7 @@ final class MQTTTransport: SinkTransport {
     }
 
     func deliver(_ record: EventRecord) -> Delivery {
-        guard client.isConnected else {
+        guard client.isConnected || client.awaitConnection(timeout: 3) else {
             client.keepTrying()
             return .retry(after: 1, reason: "the broker is not connected" + (client.lastError.map { " (\($0))" } ?? ""))
         }

@@ -10,6 +10,7 @@ final class WebhookTransport: SinkTransport {
     /// The URL requests go to (without vidar's own `secret_file` parameter).
     let target: String
     private let secret: [UInt8]?
+    private let session: CurlSession
     static let timeout = 10.0
 
     init(url: String) throws {
@@ -20,6 +21,7 @@ final class WebhookTransport: SinkTransport {
         parts.queryItems = parts.queryItems?.filter { $0.name != "secret_file" }
         if parts.queryItems?.isEmpty == true { parts.queryItems = nil }
         target = parts.string ?? url
+        session = try CurlSession()
         if let secretFile {
             guard let text = try? String(contentsOfFile: secretFile, encoding: .utf8),
                   let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
@@ -42,7 +44,7 @@ final class WebhookTransport: SinkTransport {
                            "X-Vidar-Event": record.event.name, "X-Vidar-Event-Id": record.eventID]
         if let secret { request.headers["X-Vidar-Signature"] = "sha256=" + SHA256.hmac(key: secret, message: body) }
         let response: CurlResponse
-        do { response = try Curl.perform(request) } catch {
+        do { response = try session.perform(request) } catch {
             return .retry(after: nil, reason: "\(Redaction.redact(target)): \(error)")
         }
         switch response.status {

@@ -48,7 +48,7 @@ public final class MosquittoBroker: Sendable {
 }
 
 /// A persistent-session subscriber (QoS 1) that appends every message it receives to `output` as JSON lines:
-/// {"topic", "payload", "retain"}.
+/// {"topic", "payload", "retain", "t": Unix time received}.
 public final class MQTTSubscriber: Sendable {
     public let output: String
     private let process: ChildProcess
@@ -56,7 +56,7 @@ public final class MQTTSubscriber: Sendable {
     public init(port: Int, clientID: String, topics: [String] = ["vidar/#", "homeassistant/#"], output: String, persistent: Bool = true) throws {
         self.output = output
         process = try ChildProcess("/usr/bin/python3", ["-u", "-c", """
-            import json, sys
+            import json, sys, time
             import paho.mqtt.client as mqtt
             port, client_id, out, persistent = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "a"), sys.argv[4] == "1"
             topics = sys.argv[5:]
@@ -64,7 +64,7 @@ public final class MQTTSubscriber: Sendable {
                 c.subscribe([(t, 1) for t in topics])
                 print("subscribed", flush=True)
             def on_message(c, userdata, m):
-                out.write(json.dumps({"topic": m.topic, "payload": m.payload.decode(), "retain": bool(m.retain)}) + "\\n")
+                out.write(json.dumps({"topic": m.topic, "payload": m.payload.decode(), "retain": bool(m.retain), "t": time.time()}) + "\\n")
                 out.flush()
             c = mqtt.Client(client_id=client_id, clean_session=not persistent)
             c.on_connect, c.on_message = on_connect, on_message
@@ -83,11 +83,14 @@ public final class MQTTSubscriber: Sendable {
         guard seen.contains("subscribed") else { throw ProcessTimeout(description: "the MQTT subscriber did not subscribe: \(seen)") }
     }
 
-    public var messages: [(topic: String, payload: String, retain: Bool)] {
+    public var messages: [(topic: String, payload: String, retain: Bool)] { timedMessages.map { ($0.topic, $0.payload, $0.retain) } }
+
+    /// The messages with the Unix time each arrived.
+    public var timedMessages: [(topic: String, payload: String, retain: Bool, received: Double)] {
         ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
             guard let o = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any],
                   let topic = o["topic"] as? String, let payload = o["payload"] as? String else { return nil }
-            return (topic, payload, o["retain"] as? Bool ?? false)
+            return (topic, payload, o["retain"] as? Bool ?? false, o["t"] as? Double ?? 0)
         }
     }
 
@@ -101,7 +104,7 @@ public final class MQTTSubscriber: Sendable {
 
 /// An HTTP receiver on 127.0.0.1 that answers each POST by a plan ("500*3,429*2,200": three 500s, two 429s with
 /// Retry-After: 1, then 200 for good; "hang": never answers) and logs every request as a JSON line
-/// {"status", "body", "signature"} to `output`.
+/// {"status", "body", "signature", "t": Unix time received, "port": the client's} to `output`.
 public final class WebhookReceiver: Sendable {
     public let port: Int
     public let output: String
@@ -119,6 +122,7 @@ public final class WebhookReceiver: Sendable {
                     steps += [int(code)] * (int(n) if n else 1)
             lock = threading.Lock()
             class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
                 def log_message(self, *a): pass
                 def do_POST(self):
                     body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -126,7 +130,7 @@ public final class WebhookReceiver: Sendable {
                         time.sleep(3600)
                     with lock:
                         code = steps.pop(0) if len(steps) > 1 else steps[0]
-                        out.write(json.dumps({"status": code, "body": body.decode(), "signature": self.headers.get("X-Vidar-Signature")}) + "\\n")
+                        out.write(json.dumps({"status": code, "body": body.decode(), "signature": self.headers.get("X-Vidar-Signature"), "t": time.time(), "port": self.client_address[1]}) + "\\n")
                         out.flush()
                     self.send_response(code)
                     if code == 429: self.send_header("Retry-After", "1")
@@ -149,11 +153,14 @@ public final class WebhookReceiver: Sendable {
 
     public var url: String { "http://127.0.0.1:\(port)/hook" }
 
-    public var requests: [(status: Int, body: String, signature: String?)] {
+    public var requests: [(status: Int, body: String, signature: String?)] { timedRequests.map { ($0.status, $0.body, $0.signature) } }
+
+    /// The requests with the Unix time each arrived and the client's port (one port: one kept-alive connection).
+    public var timedRequests: [(status: Int, body: String, signature: String?, received: Double, clientPort: Int)] {
         ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
             guard let o = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any],
                   let status = o["status"] as? Int, let body = o["body"] as? String else { return nil }
-            return (status, body, o["signature"] as? String)
+            return (status, body, o["signature"] as? String, o["t"] as? Double ?? 0, o["port"] as? Int ?? 0)
         }
     }
 
