@@ -21,8 +21,10 @@ INSTALL_BUILD ?= .build/install
 
 all: build
 
+# DEPS_ARGS=--build installs only what building needs (the container's builder stage).
+DEPS_ARGS ?=
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh $(DEPS_ARGS)
 
 build: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)

@@ -3,7 +3,8 @@
 # packages already present are skipped, so repeated `make` runs cost nothing.
 set -euo pipefail
 
-PACKAGES=(
+# `install-deps.sh --build`: only what building vidar needs (deploy/Dockerfile's builder stage).
+BUILD_PACKAGES=(
   pkg-config libopenblas-dev            # build: the COpenBLAS system library
   libdnnl-dev                           # build: the CDNNL system library (oneDNN convolution backend)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev   # build: the CFFmpeg system library
@@ -12,6 +13,8 @@ PACKAGES=(
   libmicrohttpd-dev                     # GNU libmicrohttpd: serve's HTTP API (the CMicroHTTPD module)
   libsystemd-dev                        # libsystemd: sd_notify readiness for `vidar serve` under systemd
   libmosquitto-dev                      # Eclipse Mosquitto's client library: MQTT event delivery
+)
+TEST_PACKAGES=(
   mosquitto mosquitto-clients           # a real MQTT broker and subscriber for the event-delivery tests
   python3-paho-mqtt                     # the tests' MQTT subscriber
   python3-prometheus-client             # the tests parse /metrics with Prometheus's own text parser
@@ -23,6 +26,9 @@ PACKAGES=(
   python3-jsonschema                    # the tests validate timelines against docs/timeline.schema.json
   python3-torch python3-torchvision python3-numpy   # reference fixtures and the PyTorch benchmark peer
 )
+
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "${1:-}" != "--build" ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

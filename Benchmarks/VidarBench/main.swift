@@ -4,6 +4,7 @@
 //   vidar-bench label …      end-to-end real-time factor and memory beside a Python pipeline (LabelBench.swift)
 //   vidar-bench soak …       `watch` for 30 min of stream: memory, fds, threads flat; real-time latency (SoakBench.swift)
 //   vidar-bench streams …    two streams sharing one model, one thread each, beside one stream (StreamsBench.swift)
+//   vidar-bench archive …    files/hour and real-time factor of one label worker; what --resume costs (ArchiveBench.swift)
 //   vidar-bench events …     events/s to MQTT and a webhook beside Python peers; frame → subscriber latency (EventsBench.swift)
 //   vidar-bench serve …      how many live 720p cameras one serve handles, beside separate watch processes (ServeBench.swift)
 import Foundation
@@ -18,6 +19,8 @@ case "soak":
     runSoakBench(Array(arguments.dropFirst()))
 case "serve":
     runServeBench(Array(arguments.dropFirst()))
+case "archive":
+    runArchiveBench(Array(arguments.dropFirst()))
 case "events":
     runEventsBench(Array(arguments.dropFirst()))
 case "streams":

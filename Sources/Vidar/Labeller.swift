@@ -17,6 +17,12 @@ public struct LabelOptions: Sendable {
     public var keepClips: Bool = false
     public var topK: Int = 3
     public var source = SourceOptions()
+    /// Only the clips that start in this range (`--start`/`--end`); the timeline then carries what `merge` needs.
+    public var range: TimeRange?
+    /// Record each input's full SHA-256 besides its fast hash.
+    public var fullHash = false
+    /// The convolution backend's name, for the settings fingerprint (backends differ in the last bits).
+    public var backendName = "auto"
 
     public init(sampling: SamplingOptions, aggregator: AggregatorOptions) {
         self.sampling = sampling
@@ -60,26 +66,39 @@ public final class Labeller {
     public let options: LabelOptions
     public let cancellation = LabelCancellation()
     private let session: InferenceSession
-    private let modelSHA: String
+    /// SHA-256 of the model file, and of every setting that changes the result.
+    public let modelSHA256: String
+    public let settingsSHA256: String
 
     public init(model: LoadedModel, options: LabelOptions, backend: ConvolutionBackend = Backends.standard,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.model = model
         self.options = options
         session = InferenceSession(network: model.network, backend: backend, threads: threads)
-        modelSHA = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
+        modelSHA256 = (try? SHA256.hex(ofFile: model.path)) ?? "unknown"
+        settingsSHA256 = SettingsFingerprint(modelSha256: modelSHA256, labels: model.labels ?? [], sampling: options.sampling,
+                                             transform: model.preprocessing.transform, aggregator: options.aggregator,
+                                             backend: options.backendName, topK: options.topK, clips: options.keepClips).sha256
+    }
+
+    /// What a timeline of `path` labelled now would record as its provenance (`--resume` compares it).
+    public func provenance(of path: String) throws -> Timeline.Provenance {
+        Timeline.Provenance(vidarVersion: Installation.version, input: try Timeline.InputIdentity.of(file: path, fullHash: options.fullHash),
+                            modelSha256: modelSHA256, settingsSha256: settingsSHA256)
     }
 
     /// Labels one input. After `cancellation.cancel()` the run stops and the timeline covers what was processed,
     /// marked incomplete. Errors are typed (VideoError, InferenceError…) with a one-line message.
     public func label(_ path: String, progress: ((LabelProgress) -> Void)? = nil) throws -> Timeline {
         let started = Date()
+        let provenance = try provenance(of: path)
         var streamOptions = ClipStreamOptions(sampling: options.sampling, aggregator: options.aggregator)
         streamOptions.source = options.source
         streamOptions.source.decodeThreads = options.decodeThreads
         streamOptions.batch = options.batch
+        streamOptions.range = options.range
         let collected = Mutex(Collected())
-        let keepClips = options.keepClips, topK = options.topK, labels = model.labels
+        let keepClips = options.keepClips, topK = options.topK, labels = model.labels, keepScores = options.range != nil
         let stream = try ClipStream(input: .file(path), model: model, options: streamOptions) { output in
             collected.withLock { c in
                 switch output {
@@ -88,6 +107,7 @@ public final class Labeller {
                     c.clips += 1
                     c.processedEnd = r.end
                     if keepClips { c.predictions.append(Self.prediction(r, topK: topK, labels: labels)) }
+                    if keepScores { c.scores.append(.init(start: r.start, end: r.end, probabilities: r.probabilities)) }
                 case .event, .source: break
                 }
             }
@@ -108,10 +128,10 @@ public final class Labeller {
         let complete = outcome == .finished
         return Timeline(
             complete: complete,
-            provenance: .init(vidarVersion: Installation.version),
+            provenance: provenance,
             source: .init(path: path, container: info.container, codec: info.codec, duration: info.duration,
                           frameRate: info.frameRate, width: info.width, height: info.height, rotation: info.rotation),
-            model: .init(name: model.network.config.name, path: model.path, sha256Prefix: modelSHA,
+            model: .init(name: model.network.config.name, path: model.path, sha256Prefix: String(modelSHA256.prefix(16)),
                          classes: model.network.config.numClasses, clipLength: options.sampling.clipLength,
                          samplingFps: options.sampling.fps, stride: options.sampling.stride,
                          resize: transform.resize, crop: transform.crop, mean: transform.mean, std: transform.std,
@@ -121,7 +141,11 @@ public final class Labeller {
             stats: .init(framesDecoded: stats.framesDecoded, corruptFramesSkipped: stats.corruptFrames, clips: result.clips,
                          paddedClip: stats.paddedClip, wallSeconds: wall,
                          realtimeFactor: wall > 0 ? result.processedEnd / wall : 0),
-            warnings: complete ? Self.warnings(info: info, stats: stats, clips: result.clips) : [])
+            warnings: complete ? Self.warnings(info: info, stats: stats, clips: result.clips, rangeEnded: stream.stoppedAtRangeEnd) : [],
+            part: options.range.map { r in
+                .init(start: r.start, end: r.end, labels: model.labels ?? [], clipScores: result.scores,
+                      videoEnd: stream.stoppedAtRangeEnd ? nil : stream.videoEnd)
+            })
     }
 
     /// Share of frames that may be skipped as corrupt before the timeline says so.
@@ -129,9 +153,9 @@ public final class Labeller {
 
     /// What the run could not see: a decode that stopped short of the container's duration, many corrupt frames,
     /// a stretch labelled from a padded clip.
-    static func warnings(info: StreamInfo, stats: StreamStatistics.Snapshot, clips: Int) -> [Timeline.Warning] {
+    static func warnings(info: StreamInfo, stats: StreamStatistics.Snapshot, clips: Int, rangeEnded: Bool = false) -> [Timeline.Warning] {
         var out: [Timeline.Warning] = []
-        if let duration = info.duration, let last = stats.lastFrameTime {
+        if !rangeEnded, let duration = info.duration, let last = stats.lastFrameTime {
             let seen = last + 1 / (info.frameRate ?? 25)
             if duration - seen > max(0.5, 0.02 * duration) {
                 out.append(.init(.endedEarly, String(format: "decoding ended at %.2f s of a %.2f s video (truncated or damaged?): "
@@ -156,6 +180,7 @@ public final class Labeller {
     private struct Collected {
         var segments: [Segment] = []
         var predictions: [Timeline.ClipPrediction] = []
+        var scores: [Timeline.ClipScore] = []
         var clips = 0
         var processedEnd = 0.0
     }

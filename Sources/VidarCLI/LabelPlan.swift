@@ -17,13 +17,28 @@ struct LabelPlan {
     let directory: String?
     /// Inputs that named nothing to label (an empty directory), each with its reason.
     let unusable: [(input: String, error: VidarError)]
+    /// How many inputs there were before sharding.
+    let shardedFrom: Int
 
     /// Video file name patterns a directory is searched for when no --glob is given.
     static let defaultGlobs = ["*.mp4", "*.m4v", "*.mov", "*.mkv", "*.webm", "*.avi", "*.ts", "*.mts", "*.m2ts", "*.mpg",
                                "*.mpeg", "*.flv", "*.wmv", "*.3gp", "*.ogv", "*.mjpeg", "*.h264", "*.hevc"]
 
+    /// `nameSuffix` goes between an output's name and its extension (a time range's); with a `shard`, only the
+    /// inputs of that shard remain, named as they would be without sharding (so every worker agrees).
     init(inputs positionals: [String], output: String?, format requested: TimelineFormat?, recursive: Bool,
-         globs: [String]) throws {
+         globs: [String], nameSuffix: String? = nil, shard: Shard? = nil) throws {
+        let all = try LabelPlan(inputs: positionals, output: output, format: requested, recursive: recursive, globs: globs, nameSuffix: nameSuffix)
+        guard let shard else { self = all; return }
+        items = all.items.filter { shard.contains($0.input) }
+        unusable = all.unusable.filter { shard.contains($0.input) }
+        format = all.format
+        directory = all.directory
+        shardedFrom = all.items.count + all.unusable.count
+    }
+
+    private init(inputs positionals: [String], output: String?, format requested: TimelineFormat?, recursive: Bool,
+                 globs: [String], nameSuffix: String?) throws {
         var inputs: [String] = []
         // The directory each input's output name is relative to: a file's own directory, or the directory input
         // it was found in (so library/2024/x.mp4 found under library/ is named 2024/x.mp4).
@@ -47,6 +62,7 @@ struct LabelPlan {
             roots += Array(repeating: p, count: found.count)
         }
         self.unusable = unusable
+        shardedFrom = inputs.count + unusable.count
 
         // Output format: --format, else what -o's extension says, else JSON.
         let toDirectory = output.map { o in
@@ -79,7 +95,7 @@ struct LabelPlan {
         } catch {
             throw VidarError(.cannotCreate, "\(output): cannot create the output directory (\(Self.reason(error)))")
         }
-        let names = Self.outputNames(for: inputs, roots: roots, extension: format.fileExtension)
+        let names = Self.outputNames(for: inputs, roots: roots, extension: (nameSuffix ?? "") + "." + format.fileExtension)
         var seen: [String: String] = [:]
         for (input, name) in zip(inputs, names) {
             if let other = seen[name] {
@@ -94,8 +110,8 @@ struct LabelPlan {
     static func isURL(_ s: String) -> Bool { s.contains("://") || s.hasPrefix("pipe:") }
 
     /// Output names: each input's path relative to the common directory of the inputs (a file counts as its
-    /// directory, a directory input as itself), plus the format's extension (a/clip.mp4 and b/clip.mp4 →
-    /// a/clip.mp4.json and b/clip.mp4.json); URLs by host and path.
+    /// directory, a directory input as itself), plus `ext` (".json": a/clip.mp4 and b/clip.mp4 → a/clip.mp4.json and
+    /// b/clip.mp4.json); URLs by host and path.
     static func outputNames(for inputs: [String], roots: [String], extension ext: String) -> [String] {
         let local = zip(inputs, roots).filter { !isURL($0.0) }.map { URL(fileURLWithPath: $0.1).standardizedFileURL.pathComponents }
         var common = local.first ?? []
@@ -107,10 +123,10 @@ struct LabelPlan {
                 let u = URL(string: input)
                 let raw = [u?.host, u?.path].compactMap { $0 }.joined(separator: "/")
                 let safe = raw.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? String($0) : "_" }.joined()
-                return (safe.isEmpty ? "stream" : safe) + "." + ext
+                return (safe.isEmpty ? "stream" : safe) + ext
             }
             let parts = URL(fileURLWithPath: input).standardizedFileURL.pathComponents
-            return parts.dropFirst(common.count).joined(separator: "/") + "." + ext
+            return parts.dropFirst(common.count).joined(separator: "/") + ext
         }
     }
 

@@ -47,6 +47,17 @@ enum ServeCommand: Command {
         guard let path = args.string("--config") else { throw UsageError("--config FILE is required") }
         let config = try load(path, listen: args.string("--listen"))
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("vidar: \($0)\n".utf8)) }
+        // Stop signals are caught before anything announces the service: a SIGTERM right after READY=1 (or the
+        // log line) must still end it cleanly.
+        let stop = DispatchSemaphore(value: 0)
+        var handlers: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { stop.signal() }
+            s.resume()
+            handlers.append(s)
+        }
         let service = try Service(config: config, log: log)
         let api = API(service: service, token: try config.tokenFile.map(API.readToken))
         let (host, port) = config.listenAddress!
@@ -61,15 +72,6 @@ enum ServeCommand: Command {
         if let notice = service.model.notice { log("note: \(notice)") }
         _ = sd_notify(0, "READY=1\nSTATUS=serving")
 
-        let stop = DispatchSemaphore(value: 0)
-        var handlers: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { stop.signal() }
-            s.resume()
-            handlers.append(s)
-        }
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "vidar.reload"))
         hup.setEventHandler {

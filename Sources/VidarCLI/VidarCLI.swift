@@ -21,7 +21,7 @@ struct CommandEntry: Sendable {
 
 public enum VidarCLI {
     static let commands: [CommandEntry] = [CommandEntry(LabelCommand.self), CommandEntry(WatchCommand.self), CommandEntry(ServeCommand.self),
-                                           CommandEntry(ProbeCommand.self), CommandEntry(InferCommand.self),
+                                           CommandEntry(ReportCommand.self), CommandEntry(MergeCommand.self), CommandEntry(ProbeCommand.self), CommandEntry(InferCommand.self),
                                            CommandEntry(ModelsCommand.self)]
 
     /// One line per command, for the top-level usage.
@@ -29,6 +29,8 @@ public enum VidarCLI {
         ("label", "label video files: a per-segment timeline of actions (JSON, JSONL, SRT, VTT, CSV)"),
         ("watch", "watch a live stream, camera, pipe or file; segment events as JSON Lines as they happen"),
         ("serve", "one always-on process for many cameras: HTTP API, health, Prometheus metrics, event sinks"),
+        ("report", "summarise a labelling run's output directory: done, failed, pending; time per label"),
+        ("merge", "join the timelines of one video's time ranges (label --start/--end) into one"),
         ("probe", "describe a video input (file, stream, camera) as FFmpeg decodes it"),
         ("infer", "run a video ResNet on a preprocessed N×C×T×H×W float32 .npy tensor, write logits"),
         ("models", "list, fetch and inspect checkpoints"),

@@ -41,10 +41,57 @@ public struct Timeline: Codable, Sendable {
         }
     }
 
-    /// Who made the document.
-    public struct Provenance: Codable, Sendable {
+    /// Who made the document, from what: enough for `--resume` to tell whether it still stands.
+    public struct Provenance: Codable, Sendable, Equatable {
         public var vidarVersion: String
-        public init(vidarVersion: String) { self.vidarVersion = vidarVersion }
+        /// The input file as it was read (nil for URLs and pipes).
+        public var input: InputIdentity?
+        /// SHA-256 of the model file.
+        public var modelSha256: String?
+        /// SHA-256 of every setting that changes the result (model, sampling, preprocessing, aggregator, backend,
+        /// top-k, clips, range), in a canonical form.
+        public var settingsSha256: String?
+        public init(vidarVersion: String, input: InputIdentity? = nil, modelSha256: String? = nil, settingsSha256: String? = nil) {
+            (self.vidarVersion, self.input, self.modelSha256, self.settingsSha256) = (vidarVersion, input, modelSha256, settingsSha256)
+        }
+    }
+
+    /// What identifies an input file's content without reading all of it.
+    public struct InputIdentity: Codable, Sendable, Equatable {
+        public var size: Int
+        /// Modification time, seconds since 1970 (sub-second precision where the filesystem has it).
+        public var mtime: Double
+        /// SHA-256 of the size and three 64 KiB samples (start, middle, end): the whole file when it is smaller.
+        public var fastHash: String
+        /// SHA-256 of the whole file (`--full-hash`).
+        public var sha256: String?
+        public init(size: Int, mtime: Double, fastHash: String, sha256: String? = nil) {
+            (self.size, self.mtime, self.fastHash, self.sha256) = (size, mtime, fastHash, sha256)
+        }
+    }
+
+    /// A time range of a video labelled alone (`--start`/`--end`): everything `vidar merge` needs to rebuild the
+    /// whole video's timeline exactly.
+    public struct Part: Codable, Sendable, Equatable {
+        /// The range asked for, in seconds: the clips that start in [start, end) (end nil: to the video's end).
+        public var start: Double
+        public var end: Double?
+        /// The model's class names in order (empty: "class N").
+        public var labels: [String]
+        /// Every clip's full softmax probabilities (the aggregator is re-run over the joins from them).
+        public var clipScores: [ClipScore]
+        /// Where the video ends, when this part reached it.
+        public var videoEnd: Double?
+        public init(start: Double, end: Double?, labels: [String], clipScores: [ClipScore], videoEnd: Double?) {
+            (self.start, self.end, self.labels, self.clipScores, self.videoEnd) = (start, end, labels, clipScores, videoEnd)
+        }
+    }
+
+    public struct ClipScore: Codable, Sendable, Equatable {
+        public var start: Double
+        public var end: Double
+        public var probabilities: [Float]
+        public init(start: Double, end: Double, probabilities: [Float]) { (self.start, self.end, self.probabilities) = (start, end, probabilities) }
     }
 
     /// Something the run could not see or had to make up, said in the document itself.
@@ -105,6 +152,8 @@ public struct Timeline: Codable, Sendable {
     public var clips: [ClipPrediction]?
     public var stats: Stats
     public var warnings: [Warning]
+    /// Present when only a time range was labelled.
+    public var part: Part?
 
     public static let fieldNotes = [
         "segments": "contiguous, non-overlapping, covering the processed time; start/end in seconds from the first frame's PTS",
@@ -116,8 +165,9 @@ public struct Timeline: Codable, Sendable {
     ]
 
     public init(complete: Bool, provenance: Provenance, source: Source, model: Model, aggregator: AggregatorOptions,
-                segments: [Segment], clips: [ClipPrediction]?, stats: Stats, warnings: [Warning]) {
+                segments: [Segment], clips: [ClipPrediction]?, stats: Stats, warnings: [Warning], part: Part? = nil) {
         self.complete = complete
+        self.part = part
         self.provenance = provenance
         self.warnings = warnings
         self.source = source

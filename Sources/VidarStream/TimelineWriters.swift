@@ -33,6 +33,14 @@ public enum TimelineFormat: String, CaseIterable, Sendable {
         }
     }
 
+    /// A JSON timeline as `encode` wrote it (`merge`, `report`, `--resume` read them back).
+    public static func decodeJSON(_ data: Data) throws -> Timeline {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try d.decode(Timeline.self, from: data)
+    }
+
     static func encoder(pretty: Bool) -> JSONEncoder {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase

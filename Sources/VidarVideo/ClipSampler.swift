@@ -49,6 +49,14 @@ public struct FrameResampler {
 
     public init(fps: Double?) { self.fps = fps }
 
+    /// A resampler that continues the grid of a full pass from sampling index `k`: the grid's origin is the
+    /// video's first frame time, so a time range labelled alone samples the very frames a full pass would.
+    public init(fps: Double, origin: Double, from k: Int) {
+        self.fps = fps
+        self.origin = origin
+        self.k = k
+    }
+
     private var nextTime: Double { origin! + Double(k) / fps! }
 
     /// Returns the sampled frames that `frame`'s arrival settles (usually 0 or 1).
@@ -98,6 +106,27 @@ public struct ClipBuilder {
     public init(options: SamplingOptions) {
         self.options = options
         resampler = FrameResampler(fps: options.fps)
+    }
+
+    /// A builder whose first clip is clip `firstClip` of a full pass over a video whose first frame is at
+    /// `origin` (needs a sampling rate): clip k starts at origin + k · stride / fps.
+    public init(options: SamplingOptions, origin: Double, firstClip: Int) {
+        precondition(options.fps != nil, "a clip grid needs a sampling rate")
+        self.options = options
+        resampler = FrameResampler(fps: options.fps!, origin: origin, from: firstClip * options.stride)
+    }
+
+    /// Start time of clip `k` on the grid of a full pass from `origin`.
+    public static func clipStart(_ k: Int, origin: Double, options: SamplingOptions) -> Double? {
+        options.fps.map { origin + Double(k * options.stride) / $0 }
+    }
+
+    /// The first clip whose start is at or after `time` on the grid from `origin`.
+    public static func firstClip(atOrAfter time: Double, origin: Double, options: SamplingOptions) -> Int? {
+        guard let fps = options.fps else { return nil }
+        let k = ((time - origin) * fps / Double(options.stride) - 1e-9).rounded(.up)
+        guard k.isFinite, k < 1e12 else { return nil }
+        return max(0, Int(k))
     }
 
     public mutating func push(_ frame: VideoFrame) -> [Clip] {

@@ -343,6 +343,23 @@ public final class MediaSource {
 
     private func arm() { Self.arm(deadline, timeout) }
 
+    /// Moves to the last keyframe at or before `seconds` (stream time), so the frames decoded next start there;
+    /// false when the input cannot seek (a pipe, some streams): the caller reads on and skips instead.
+    public func seek(to seconds: Double) -> Bool {
+        guard seconds.isFinite, seconds >= 0 else { return false }
+        let units = (seconds / timeBase).rounded(.down)
+        guard units < Double(Int64.max / 2) else { return false }
+        let (target, overflow) = startTime.addingReportingOverflow(Int64(units))
+        guard !overflow else { return false }
+        arm()
+        guard avformat_seek_file(format, stream.pointee.index, Int64.min, target, target, 0) >= 0 else { return false }
+        if pending { av_packet_unref(packet) }
+        avcodec_flush_buffers(codec)
+        (pending, draining, finished, refusals) = (false, false, false, 0)
+        lastTime = -.infinity
+        return true
+    }
+
     private func stalledError() -> VideoError {
         VideoError(.stalled, url, String(format: "stalled: no frame for %g s", frameTimeout ?? 0))
     }

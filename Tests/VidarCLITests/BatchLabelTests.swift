@@ -9,9 +9,10 @@ enum Batch {
     static var model: String { get throws { try TestFixtures.path("tiny.pth") } }
     static func video(_ name: String) throws -> String { try TestFixtures.path("videos/\(name)") }
 
-    /// Every file under `dir`, relative, sorted.
+    /// Every file under `dir`, relative, sorted, but the run indexes (INDEX.jsonl).
     static func files(_ dir: URL) -> [String] {
         (FileManager.default.enumerator(atPath: dir.path)?.allObjects as? [String] ?? [])
+            .filter { !$0.hasSuffix("INDEX.jsonl") }
             .filter { !(try! FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent($0).path)[.type] as! FileAttributeType == .typeDirectory) }
             .sorted()
     }

@@ -64,7 +64,12 @@ enum Label {
         #expect(r.stderr.contains(broken) && r.stderr.contains("not a media file") && r.stderr.contains("missing.mp4: no such file"))
         #expect(r.stderrLines.last == "vidar: 2 labelled, 2 failed, 2 warnings")
         let written = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        #expect(written == ["h264.mp4.json", "short.mp4.json"])
+        #expect(written == ["INDEX.jsonl", "h264.mp4.json", "short.mp4.json"])
+        // The run index has each input's start and end, the failures with their reason.
+        let index = try String(contentsOf: dir.appendingPathComponent("INDEX.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(index.filter { $0["status"] as? String == "ok" }.count == 2 && index.filter { $0["status"] as? String == "failed" }.count == 2)
+        #expect(index.contains { $0["status"] as? String == "failed" && $0["input"] as? String == missing && $0["exit_code"] as? Int == 66 })
         let short = try Label.timeline(dir.appendingPathComponent("short.mp4.json").path)
         #expect((short["stats"] as? [String: Any])?["padded_clip"] as? Bool == true)
         #expect(try Label.schemaProblems(dir.appendingPathComponent("short.mp4.json").path).isEmpty)

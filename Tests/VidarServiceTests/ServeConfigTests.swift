@@ -47,7 +47,7 @@ struct ServeConfigTests {
         #expect(Self.error("streams:\n  cam:\n    url: x\n    url: y\n") == "vidar.yaml:4:5: 'url' is given twice")
         #expect(Self.error("listen: nowhere\n") == "vidar.yaml:1:9: listen must be HOST:PORT (e.g. 127.0.0.1:8710), got 'nowhere'")
         #expect(Self.error("streams: [\n") .hasPrefix("vidar.yaml:2:1: "))
-        #expect(Self.error("events: [carrier-pigeon]\n") == "vidar.yaml:1:10: unknown sink 'carrier-pigeon' (stdout, file:PATH)")
+        #expect(Self.error("events: [carrier-pigeon]\n") == "vidar.yaml:1:10: unknown sink 'carrier-pigeon' (stdout, file:PATH, mqtt://…, mqtts://…, http(s)://…)")
         #expect(Self.error("") == "vidar.yaml: empty configuration (it needs at least `streams:`)")
     }
 

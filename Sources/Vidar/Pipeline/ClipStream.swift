@@ -64,6 +64,13 @@ public struct Reconnect: Sendable {
     }
 }
 
+/// A part of a video, in seconds of its own time: the clips that start in [start, end) (end nil: to the end).
+public struct TimeRange: Sendable, Codable, Equatable {
+    public var start: Double
+    public var end: Double?
+    public init(start: Double, end: Double?) { (self.start, self.end) = (start, end) }
+}
+
 public struct ClipStreamOptions: Sendable {
     public var sampling: SamplingOptions
     public var aggregator: AggregatorOptions
@@ -74,6 +81,8 @@ public struct ClipStreamOptions: Sendable {
     public var ringCapacity: Int?
     /// Seconds between segment_update events of a live stream's open segment; nil: none.
     public var updateInterval: Double?
+    /// A file stream: only the clips of a full pass that start in this range.
+    public var range: TimeRange?
 
     public init(sampling: SamplingOptions, aggregator: AggregatorOptions) {
         self.sampling = sampling
@@ -166,6 +175,8 @@ public final class ClipStream: Sendable {
         var endedAtEOF = false
         /// Where a file's video ends: its last frame's time plus one frame, within the stated duration.
         var videoEnd: Double?
+        /// A time range's last clip was read before the video's end.
+        var stoppedAtRangeEnd = false
     }
 
     /// The inference side's state, touched by the thread that runs inference.
@@ -194,6 +205,12 @@ public final class ClipStream: Sendable {
 
     /// The source's description, once the decode thread has opened it.
     public var info: StreamInfo? { producer.withLock { $0.info } }
+
+    /// Where the file's video ends (its last frame plus one frame period), once the decode thread reached it.
+    public var videoEnd: Double? { producer.withLock { $0.videoEnd } }
+
+    /// True when a time range ended before the video did (so not reaching the video's end is no warning).
+    public var stoppedAtRangeEnd: Bool { producer.withLock { $0.stoppedAtRangeEnd } }
 
     public var isStopped: Bool { stopToken.isStopped }
 

@@ -5,18 +5,24 @@ import Synchronization
 import VidarVideo
 
 extension ClipStream {
-    /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`.
+    /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`. With a
+    /// time range, only the clips of a full pass that start inside it, from the same frames (see `positioned`).
     func readFile(_ path: String) {
         var sourceOptions = options.source
         sourceOptions.stopToken = stopToken
         do {
             let source = try MediaSource(url: path, options: sourceOptions)
             setInfo(source.info)
-            var builder = ClipBuilder(options: options.sampling)
-            while !isStopped, let frame = try source.nextFrame() {
+            var (builder, first, clipLimit) = try positioned(source, path: path)
+            var emitted = 0
+            while !isStopped, let frame = try first ?? source.nextFrame() {
+                first = nil
                 statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
                 for clip in builder.push(frame) where !isStopped {
                     guard ring.push(.clip(prepare(clip, startArrival: 0, arrival: 0))) else { return }
+                    emitted += 1
+                    // The range's last clip is done: the rest of the video belongs to the next range.
+                    if let clipLimit, emitted >= clipLimit { producer.withLock { $0.stoppedAtRangeEnd = true }; return }
                 }
             }
             statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
@@ -33,6 +39,41 @@ extension ClipStream {
         } catch {
             if !isStopped { recordFailure(error) }
         }
+    }
+
+    /// Where reading starts. Without a range: a plain builder. With one: the first frame fixes the clip grid's
+    /// origin (as in a full pass), the source seeks to the last keyframe at or before the range's first clip,
+    /// and the builder continues the full pass's grid from there, so each clip has exactly a full pass's frames.
+    /// Returns the builder, a frame already read that must be pushed first, and how many clips the range has.
+    private func positioned(_ source: MediaSource, path: String) throws -> (ClipBuilder, VideoFrame?, Int?) {
+        guard let range = options.range else { return (ClipBuilder(options: options.sampling), nil, nil) }
+        let sampling = options.sampling
+        guard let first = try source.nextFrame() else { throw VidarError(.invalidData, "\(path): no video frame") }
+        guard let k0 = ClipBuilder.firstClip(atOrAfter: range.start, origin: first.time, options: sampling),
+              let sampleStart = ClipBuilder.clipStart(k0, origin: first.time, options: sampling) else {
+            throw VidarError(.invalidRequest, "\(path): a time range needs a sampling rate (--fps)")
+        }
+        let k1 = range.end.flatMap { ClipBuilder.firstClip(atOrAfter: $0, origin: first.time, options: sampling) }
+        if let k1, k1 <= k0 {
+            throw VidarError(.invalidRequest, String(format: "%@: no clip starts in %.3f–%.3f s (clips start every %.3f s)",
+                                                     path, range.start, range.end ?? 0, Double(sampling.stride) / sampling.fps!))
+        }
+        let builder = ClipBuilder(options: sampling, origin: first.time, firstClip: k0)
+        let limit = k1.map { $0 - k0 }
+        guard k0 > 0 else { return (builder, first, limit) }
+        // A seek may land after the target (inexact demuxers): step back until the first frame is at or before it;
+        // an input that cannot seek is read on from its start, the resampler skipping what comes before.
+        var back = 0.0
+        while source.seek(to: max(0, sampleStart - back)) {
+            guard let f = try source.nextFrame() else { break }
+            if f.time <= sampleStart + 1e-6 { return (builder, f, limit) }
+            if sampleStart - back <= 0 { break }
+            back = back == 0 ? 2 : back * 2
+        }
+        guard source.seek(to: 0) || source.framesDecoded == 1 else {
+            throw VidarError(.ioFailed, "\(path): cannot return to the start after seeking")
+        }
+        return (builder, source.framesDecoded == 1 ? first : nil, limit)
     }
 
     /// A live source: connect, read, lose, back off, reconnect, until stopped, out of retries, or (files and pipes)
