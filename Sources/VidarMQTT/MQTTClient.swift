@@ -1,6 +1,8 @@
 // The one door to libmosquitto: an MQTT 3.1.1 client on its own network thread that connects, keeps
 // reconnecting with backoff, leaves a will, and publishes with QoS 1, reporting when the broker has
-// acknowledged a message (PUBACK).
+// acknowledged a message (PUBACK). The thread is vidar's, not mosquitto_loop_start's: libmosquitto's loop ends
+// for good when a connection attempt fails, and reconnecting from a second thread races with it, so this one
+// thread alone runs the loop and alone reconnects.
 import CMosquitto
 import Foundation
 import Synchronization
@@ -26,14 +28,15 @@ public final class MQTTClient: Sendable {
 
     private let handle: Int
     private let events: Events
+    /// Set by `stop`; the network thread then flushes the DISCONNECT and signals `loopEnded`.
+    private let stopping = Atomic(false)
+    private let loopEnded = DispatchSemaphore(value: 0)
 
     /// What libmosquitto's thread reports: connection state and acknowledgements, kept behind a lock.
     final class Events: Sendable {
         struct State {
             var connected = false
-            /// When a connection was last tried, and the wait before the next try (libmosquitto's own thread
-            /// retries only connections that once succeeded).
-            var lastAttempt = Date()
+            /// The wait before the next connection attempt: 1 s, doubling to 30 s, back to 1 s once connected.
             var retryDelay = 1.0
             var waiting: [Int32: DispatchSemaphore] = [:]
             var acknowledged: Set<Int32> = []
@@ -72,30 +75,42 @@ public final class MQTTClient: Sendable {
         mosquitto_connect_callback_set(m, onConnectCallback)
         mosquitto_disconnect_callback_set(m, onDisconnectCallback)
         mosquitto_publish_callback_set(m, onPublishCallback)
-        mosquitto_reconnect_delay_set(m, 1, 30, true)
+        // Publishing happens on other threads than the network loop's.
+        _ = mosquitto_threaded_set(m, true)
         // Asynchronous: a broker that is down now is retried by the network thread.
-        _ = mosquitto_connect_async(m, options.host, Int32(options.port), Int32(options.keepalive))
-        guard mosquitto_loop_start(m) == MOSQ_ERR_SUCCESS.rawValue else {
-            mosquitto_destroy(m)
-            throw MQTTError(description: "cannot start the MQTT network thread")
-        }
+        let rc = mosquitto_connect_async(m, options.host, Int32(options.port), Int32(options.keepalive))
+        if rc != MOSQ_ERR_SUCCESS.rawValue { events.state.withLock { $0.lastError = String(cString: mosquitto_strerror(rc)) } }
+        let thread = Thread { [self] in networkLoop() }
+        thread.name = "vidar-mqtt"
+        thread.start()
     }
 
     private var mosq: OpaquePointer { OpaquePointer(bitPattern: handle)! }
 
+    /// Runs libmosquitto's network loop; when the connection is gone (refused, dropped, never made), waits the
+    /// backoff and connects again. Nothing else touches the connection.
+    private func networkLoop() {
+        defer { loopEnded.signal() }
+        while !stopping.load(ordering: .acquiring) {
+            if mosquitto_loop(mosq, 100, 1) == MOSQ_ERR_SUCCESS.rawValue { continue }
+            let delay = events.state.withLock { s -> Double in
+                s.connected = false
+                defer { s.retryDelay = min(30, s.retryDelay * 2) }
+                return s.retryDelay
+            }
+            let until = Date().addingTimeInterval(delay)
+            while Date() < until, !stopping.load(ordering: .acquiring) { usleep(50_000) }
+            if stopping.load(ordering: .acquiring) { break }
+            let rc = mosquitto_reconnect_async(mosq)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { events.state.withLock { $0.lastError = String(cString: mosquitto_strerror(rc)) } }
+        }
+        // Stopping: let the DISCONNECT that `stop` queued reach the broker (so it drops the will), for at most 1 s.
+        let deadline = Date().addingTimeInterval(1)
+        while Date() < deadline, mosquitto_loop(mosq, 50, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+    }
+
     public var isConnected: Bool { events.state.withLock { $0.connected } }
 
-    /// While disconnected, tries to connect again once the backoff (1 s doubling to 30 s) has passed. Cheap to call
-    /// often: a broker that was down when the client started is found when it comes up.
-    public func keepTrying() {
-        let due = events.state.withLock { s -> Bool in
-            guard !s.connected, Date().timeIntervalSince(s.lastAttempt) >= s.retryDelay else { return false }
-            s.lastAttempt = Date()
-            s.retryDelay = min(30, s.retryDelay * 2)
-            return true
-        }
-        if due { _ = mosquitto_reconnect_async(mosq) }
-    }
     public var lastError: String? { events.state.withLock { $0.lastError } }
 
     /// Waits up to `timeout` s while a connection attempt is still undecided (connected, or no error yet), so the
@@ -140,7 +155,8 @@ public final class MQTTClient: Sendable {
     /// Disconnects cleanly (no will) and stops the network thread.
     public func stop() {
         mosquitto_disconnect(mosq)
-        mosquitto_loop_stop(mosq, false)
+        stopping.store(true, ordering: .releasing)
+        loopEnded.wait()
         mosquitto_destroy(mosq)
     }
 }

@@ -60,7 +60,6 @@ final class MQTTTransport: SinkTransport {
 
     func deliver(_ record: EventRecord) -> Delivery {
         guard client.isConnected || client.awaitConnection(timeout: 3) else {
-            client.keepTrying()
             return .retry(after: 1, reason: "the broker is not connected" + (client.lastError.map { " (\($0))" } ?? ""))
         }
         guard client.publish(topic: "\(prefix)/\(record.stream)/events", payload: record.jsonLine(), retain: false, timeout: 10) else {
