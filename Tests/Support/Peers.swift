@@ -9,6 +9,9 @@ public final class MosquittoBroker: Sendable {
     public let directory: URL
     private let process = Mutex<ChildProcess?>(nil)
 
+    /// `user root`: started as root (CI), mosquitto otherwise drops to its own user, cannot write the persistence
+    /// file in the tests' private directory, and forgets the subscribers' sessions on restart (ignored by a broker
+    /// that is not started as root).
     public init(port: Int) throws {
         self.port = port
         directory = try TestFixtures.temporaryDirectory()
@@ -18,6 +21,7 @@ public final class MosquittoBroker: Sendable {
             persistence true
             persistence_location \(directory.path)/
             autosave_interval 1
+            user root
             """.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
         try start()
     }

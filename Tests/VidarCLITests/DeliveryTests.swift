@@ -170,7 +170,8 @@ enum Delivery {
         #expect(waitUntil(60) { (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("spool").path))?
             .contains("00000000000000000000.log") == false })
         try broker.start()
-        #expect(waitUntil(40) { subscriber.messages.contains { $0.topic == "vidar/vidar/events" } })
+        #expect(waitUntil(40) { subscriber.messages.contains { $0.topic == "vidar/vidar/events" } },
+                "the subscriber got \(subscriber.messages.count) messages on \(Set(subscriber.messages.map(\.topic)).sorted()): \(subscriber.messages.filter { $0.topic.hasSuffix("/events") }.map { $0.payload.prefix(90) })")
         let notice = try #require(subscriber.messages.first { $0.topic == "vidar/vidar/events" })
         let o = try #require(try JSONSerialization.jsonObject(with: Data(notice.payload.utf8)) as? [String: Any])
         #expect(o["event"] as? String == "events_dropped" && (o["count"] as? Int ?? 0) > 0, "\(o)")

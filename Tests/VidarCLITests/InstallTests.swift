@@ -25,7 +25,8 @@ import Vidar
         // Moved elsewhere, as a package would unpack it: it finds its data beside itself.
         let moved = try TestFixtures.temporaryDirectory().appendingPathComponent("opt")
         defer { try? FileManager.default.removeItem(at: moved.deletingLastPathComponent()) }
-        try FileManager.default.copyItem(at: prefix, to: moved)
+        // cp in its own process (see aBinaryWithoutItsDataFilesSaysSoInOneLine: no ETXTBSY on the exec below).
+        #expect(try runProcess("/bin/cp", ["-a", prefix.path, moved.path]).status == 0)
         let vidar = moved.appendingPathComponent("bin/vidar").path
         let ldd = try runProcess("/usr/bin/ldd", [vidar])
         #expect(!ldd.stdout.contains("/opt/swift"), "no Swift toolchain library needed: \(ldd.stdout)")
@@ -47,7 +48,9 @@ import Vidar
         let alone = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: alone) }
         let vidar = alone.appendingPathComponent("vidar").path
-        try FileManager.default.copyItem(atPath: try Self.prefix().appendingPathComponent("bin/vidar").path, toPath: vidar)
+        // Copied by cp, not in this process: another test thread's child could inherit our open write descriptor
+        // and make the exec below fail with ETXTBSY.
+        #expect(try runProcess("/bin/cp", [try Self.prefix().appendingPathComponent("bin/vidar").path, vidar]).status == 0)
         let list = try Self.sh("'\(vidar)' models list")
         #expect(list.status == 0 && list.stdout.contains("missing from this installation"), "\(list.stderr)")
         let clip = TestFixtures.repositoryRoot.appendingPathComponent("clips/actions-101.mp4").path
