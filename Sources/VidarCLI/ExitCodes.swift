@@ -20,7 +20,7 @@ extension ExitCode {
         case let e as VideoError:
             switch e.kind {
             case .notFound, .isDirectory, .permissionDenied: self = .noInput
-            case .notMedia, .noVideoStream, .unsupportedCodec, .corrupt: self = .dataError
+            case .notMedia, .noVideoStream, .unsupportedCodec, .corrupt, .tooLarge: self = .dataError
             case .timeout, .stalled, .rejected, .unknownHost: self = .unavailable
             case .badOption: self = .usage
             case .failed: self = e.input.contains("://") ? .unavailable : .dataError

@@ -49,6 +49,8 @@ enum SharedOptions {
             Option(["--stream"], value: "N", default: "the best video stream", "decode stream N"),
             Option(["--timeout"], value: "SECONDS", default: "10", "bound on every blocking open or read"),
             Option(["--decode-threads"], value: "N", default: decodeThreads, "FFmpeg decoder threads (0: FFmpeg's choice)"),
+            Option(["--max-resolution"], value: "WxH", default: "8192x8192",
+                   "refuse frames of more pixels than W×H before decoding them (a pixel bomb costs nothing)"),
         ])
     }
 
@@ -67,6 +69,13 @@ enum SharedOptions {
         options.streamIndex = try args.int("--stream", in: 0...1000)
         options.timeout = try args.double("--timeout", in: 0.1...maxTimeout) ?? 10
         options.decodeThreads = try args.int("--decode-threads", in: 0...64) ?? decodeThreads
+        if let text = args.string("--max-resolution") {
+            let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ (16...65536).contains($0) }) else {
+                throw UsageError("--max-resolution takes WIDTHxHEIGHT (16–65536 each), got '\(text)'")
+            }
+            options.maxPixels = parts[0] * parts[1]
+        }
         return options
     }
 }

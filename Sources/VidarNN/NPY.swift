@@ -23,7 +23,10 @@ public enum NPY {
             headerStart = 12
         default: throw NPYError(reason: "unsupported .npy version \(major)")
         }
-        guard headerLength < 1 << 20, headerStart + headerLength <= data.count else { throw NPYError(reason: "truncated .npy header") }
+        guard headerLength <= InputLimits.maxNPYHeaderBytes else {
+            throw NPYError(reason: "header length \(headerLength) exceeds \(InputLimits.maxNPYHeaderBytes) bytes")
+        }
+        guard headerStart + headerLength <= data.count else { throw NPYError(reason: "truncated .npy header") }
         let header = String(decoding: data[headerStart..<headerStart + headerLength], as: UTF8.self)
         guard let descr = field("descr", in: header) else { throw NPYError(reason: "npy header has no 'descr'") }
         let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
@@ -40,10 +43,15 @@ public enum NPY {
             guard let v = Int(d), v >= 0 else { throw NPYError(reason: "bad shape \(shapeText)") }
             return v
         }
-        let count = shape.reduce(1, *)
+        guard shape.count <= InputLimits.maxTensorRank else {
+            throw NPYError(reason: "'shape' has \(shape.count) dimensions; at most \(InputLimits.maxTensorRank) are supported")
+        }
+        guard let count = Checked.product(shape), count <= InputLimits.maxTensorElements, let bytes = Checked.multiply(count, 4) else {
+            throw NPYError(reason: "'shape' \(shape) has more than \(InputLimits.maxTensorElements) elements")
+        }
         let start = headerStart + headerLength
-        guard data.count - start == count * 4 else {
-            throw NPYError(reason: "holds \(data.count - start) data bytes but shape \(shape) needs \(count * 4) (truncated?)")
+        guard data.count - start == bytes else {
+            throw NPYError(reason: "holds \(data.count - start) data bytes but shape \(shape) needs \(bytes) (truncated?)")
         }
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { dst in data[start...].withUnsafeBytes { dst.copyMemory(from: $0) } }

@@ -77,7 +77,10 @@ public struct VideoResNetConfig: Codable, Equatable, Sendable {
         (inPlanes * planes * 3 * 3 * 3) / (inPlanes * 3 * 3 + 3 * planes)
     }
 
-    /// Checks the fields against each other; returns a reason when they do not describe a network.
+    public static let maxStages = 16, maxBlocks = 256, maxWidth = 16_384, maxClasses = 1 << 20, maxInputChannels = 64
+
+    /// Checks the fields against each other and the limits above; returns a reason when they do not describe a
+    /// network vidar can build.
     public func validationError() -> String? {
         guard convKinds.count == blocks.count, blocks.count == widths.count, !blocks.isEmpty else {
             return "convKinds, blocks and widths must have one entry per stage (got \(convKinds.count), \(blocks.count), \(widths.count))"
@@ -86,6 +89,12 @@ public struct VideoResNetConfig: Codable, Equatable, Sendable {
         if widths.contains(where: { $0 < 1 }) || stemWidth < 1 || stemMidWidth < 1 || numClasses < 1 || inputChannels < 1 {
             return "widths, channels and classes must be positive"
         }
+        // Bounds far above any published VideoResNet, so that no shape computed from them can overflow.
+        if blocks.count > Self.maxStages { return "\(blocks.count) stages; at most \(Self.maxStages)" }
+        if let b = blocks.first(where: { $0 > Self.maxBlocks }) { return "\(b) blocks in a stage; at most \(Self.maxBlocks)" }
+        if let w = (widths + [stemWidth, stemMidWidth]).first(where: { $0 > Self.maxWidth }) { return "width \(w); at most \(Self.maxWidth)" }
+        if numClasses > Self.maxClasses { return "\(numClasses) classes; at most \(Self.maxClasses)" }
+        if inputChannels > Self.maxInputChannels { return "\(inputChannels) input channels; at most \(Self.maxInputChannels)" }
         return nil
     }
 }

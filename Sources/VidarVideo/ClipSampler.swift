@@ -28,11 +28,14 @@ public struct SamplingOptions: Sendable, Equatable, Codable {
         self.stride = stride ?? clipLength
     }
 
+    /// Bounds far above any model's (torchvision's use 16 frames, 15 fps): a clip is held in memory whole.
+    public static let maxClipLength = 1024, maxStride = 100_000, maxFPS = 1000.0
+
     /// Why these options cannot sample a video (they may come from a model's metadata); nil when they can.
     public var validationError: String? {
-        if clipLength < 1 { return "clip length \(clipLength) is not at least 1" }
-        if stride < 1 { return "stride \(stride) is not at least 1" }
-        if let fps, !(fps > 0 && fps.isFinite) { return "sampling rate \(fps) fps is not a positive number" }
+        if clipLength < 1 || clipLength > Self.maxClipLength { return "clip length \(clipLength) is not between 1 and \(Self.maxClipLength)" }
+        if stride < 1 || stride > Self.maxStride { return "stride \(stride) is not between 1 and \(Self.maxStride)" }
+        if let fps, !(fps > 0 && fps <= Self.maxFPS) { return "sampling rate \(fps) fps is not a number above 0 and at most \(Int(Self.maxFPS))" }
         return nil
     }
 }
@@ -102,6 +105,10 @@ public struct ClipBuilder {
     public private(set) var clipsEmitted = 0
     /// Source frame period estimate, for clip end times when no resampling is done.
     private var lastGap: Double = 0
+    /// Applied to each sampled frame as it is sampled (the model's resize): a clip's frames are then held at the
+    /// network's input size, not the video's, and a frame shared by overlapping clips is resized once.
+    public var prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
+    private var lastPrepared: VideoFrame?
 
     public init(options: SamplingOptions) {
         self.options = options
@@ -150,7 +157,13 @@ public struct ClipBuilder {
         return clips
     }
 
-    private mutating func add(_ frame: VideoFrame) -> Clip? {
+    private mutating func add(_ sampled: VideoFrame) -> Clip? {
+        var frame = sampled
+        if let prepareFrame {
+            // A frame repeated by the resampler (target rate above the source's) is prepared once.
+            if let last = lastPrepared, last.index == sampled.index, last.time == sampled.time { frame = last } else { frame = prepareFrame(sampled) }
+            lastPrepared = frame
+        }
         if let previous = window.last, frame.time > previous.time { lastGap = frame.time - previous.time }
         if untilNextStart > 0 {
             // Between clips when stride > length: this frame belongs to no clip.

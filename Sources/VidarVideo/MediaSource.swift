@@ -31,6 +31,10 @@ public struct SourceOptions: Sendable {
     public var streamIndex: Int?
     public var timeout: Double
     public var decodeThreads: Int
+    /// Largest picture (width × height) the decoder may allocate, checked before it does: a stream claiming
+    /// 16000×16000 is refused at once instead of costing gigabytes. 8192×8192 by default (8K UHD is 7680×4320).
+    public var maxPixels: Int = SourceOptions.defaultMaxPixels
+    public static let defaultMaxPixels = 8192 * 8192
 
     public init(format: String? = nil, ffmpegOptions: [String: String] = [:], streamIndex: Int? = nil,
                 timeout: Double = 10, decodeThreads: Int = 0) {
@@ -83,6 +87,9 @@ public final class MediaSource {
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
+    /// swscale's destination, 64-byte aligned, reused for every frame of a size.
+    private var scratch: UnsafeMutableRawPointer?
+    private var scratchBytes = 0
     private let deadline: UnsafeMutablePointer<vidar_deadline>
     private let timeout: Double
     private let frameTimeout: Double?
@@ -140,7 +147,14 @@ public final class MediaSource {
             throw fail(VideoError(.badOption, url, "input option '\(key)' is not an option of this input's format or protocol"))
         }
         Self.arm(deadline, options.timeout)
-        rc = avformat_find_stream_info(format, nil)
+        // Probing decodes a few frames with FFmpeg's own decoders: they get the pixel bound too.
+        let probed = Int(format!.pointee.nb_streams)
+        var probeOptions = [OpaquePointer?](repeating: nil, count: max(probed, 1))
+        for i in 0..<probed { av_dict_set(&probeOptions[i], "max_pixels", String(options.maxPixels), 0) }
+        rc = probeOptions.withUnsafeMutableBufferPointer { avformat_find_stream_info(format, $0.baseAddress) }
+        for i in 0..<probed { av_dict_free(&probeOptions[i]) }
+        // A probing decoder that met the bound says so in FFmpeg's log (and leaves the size unknown).
+        if let refused = Self.pixelLimitRefusal(url: url, maxPixels: options.maxPixels) { throw fail(refused) }
         if rc < 0 && deadline.pointee.timed_out != 0 {
             throw fail(VideoError(.timeout, url, "timed out: no data within \(options.timeout) s while probing the streams"))
         }
@@ -174,8 +188,13 @@ public final class MediaSource {
             let fourcc = par.pointee.codec_tag != 0 ? " (FourCC \(tag))" : ""
             throw fail(VideoError(.unsupportedCodec, url, "unsupported video codec '\(name)'\(fourcc): FFmpeg has no decoder for it"))
         }
+        let w = Int(par.pointee.width), h = Int(par.pointee.height)
+        guard w.multipliedReportingOverflow(by: h).partialValue <= options.maxPixels, w <= 1 << 16, h <= 1 << 16 else {
+            throw fail(VideoError(.tooLarge, url, "frame size \(w)×\(h) exceeds the limit of \(options.maxPixels) pixels (--max-resolution)"))
+        }
         codec = avcodec_alloc_context3(decoder)
         avcodec_parameters_to_context(codec, par)
+        codec!.pointee.max_pixels = Int64(options.maxPixels)
         codec!.pointee.thread_count = Int32(options.decodeThreads)
         codec!.pointee.pkt_timebase = stream.pointee.time_base
         rc = avcodec_open2(codec, decoder, nil)
@@ -190,7 +209,6 @@ public final class MediaSource {
             ? Double(stream.pointee.duration) * av_q2d(stream.pointee.time_base)
             : (ctx.pointee.duration != VIDAR_AV_NOPTS_VALUE && ctx.pointee.duration > 0
                ? Double(ctx.pointee.duration) / Double(AV_TIME_BASE) : nil)
-        let w = Int(par.pointee.width), h = Int(par.pointee.height)
         info = StreamInfo(
             container: String(cString: ctx.pointee.iformat.pointee.name),
             codec: String(cString: avcodec_get_name(par.pointee.codec_id)),
@@ -214,6 +232,7 @@ public final class MediaSource {
     }
 
     deinit {
+        scratch?.deallocate()
         sws_freeContext(scaler)
         av_frame_free(&frame)
         av_packet_free(&packet)
@@ -252,6 +271,7 @@ public final class MediaSource {
             try feedPacket()
         }
         if framesDecoded == 0 {
+            if let refused = Self.pixelLimitRefusal(url: url, maxPixels: Int(codec!.pointee.max_pixels)) { throw refused }
             throw VideoError(.corrupt, url, "no decodable video frame (truncated or corrupt data?)")
         }
         return nil
@@ -308,8 +328,12 @@ public final class MediaSource {
         // swscale's SIMD paths want 64-byte aligned rows, as ffmpeg's own frames have; an unaligned packed
         // destination takes a C path that rounds differently. Convert into aligned rows, then pack.
         let row = Int(w) * 3, alignedRow = (row + 63) & ~63
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: alignedRow * Int(h), alignment: 64)
-        defer { scratch.deallocate() }
+        if scratchBytes < alignedRow * Int(h) {
+            scratch?.deallocate()
+            scratchBytes = alignedRow * Int(h)
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        }
+        let scratch = self.scratch!
         var dst: [UnsafeMutablePointer<UInt8>?] = [scratch.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
         var stride: [Int32] = [Int32(alignedRow), 0, 0, 0]
         withUnsafePointer(to: &f.pointee.data) { dataTuple in
@@ -377,6 +401,16 @@ public final class MediaSource {
 
     /// Why an open failed, in FFmpeg's own words where its log said more than the error code (a host that does
     /// not resolve reads "Input/output error" as a code).
+    /// FFmpeg's own words when a decoder refused a picture larger than `max_pixels` ("Picture size WxH exceeds
+    /// specified max pixel count"), as vidar's error.
+    private static func pixelLimitRefusal(url: String, maxPixels: Int) -> VideoError? {
+        let logged = String(cString: vidar_get_last_log())
+        guard logged.contains("exceeds specified max pixel count"),
+              let size = logged.range(of: #"\d+x\d+"#, options: .regularExpression) else { return nil }
+        let dims = logged[size].replacingOccurrences(of: "x", with: "×")
+        return VideoError(.tooLarge, url, "frame size \(dims) exceeds the limit of \(maxPixels) pixels (--max-resolution)")
+    }
+
     private static func openError(_ rc: Int32, url: String) -> VideoError {
         let logged = String(cString: vidar_get_last_log()).trimmingCharacters(in: .whitespacesAndNewlines)
         if rc == vidar_averror(ENOENT) && !url.contains("://") { return VideoError(.notFound, url, "no such file") }

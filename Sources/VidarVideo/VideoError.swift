@@ -15,6 +15,8 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
         case stalled
         /// The server answered, and refused (HTTP 4xx).
         case rejected
+        /// Frames larger than the decoder may allocate (`SourceOptions.maxPixels`).
+        case tooLarge
         /// The host name does not resolve.
         case unknownHost
         /// An input format, option or protocol FFmpeg does not know.
@@ -39,7 +41,7 @@ public struct VideoError: Error, CustomStringConvertible, Equatable {
     /// that meets one before it ever connected stops at once instead of retrying.
     public var isPermanent: Bool {
         switch kind {
-        case .notFound, .isDirectory, .permissionDenied, .notMedia, .noVideoStream, .unsupportedCodec, .unknownHost, .badOption:
+        case .notFound, .isDirectory, .permissionDenied, .notMedia, .noVideoStream, .unsupportedCodec, .unknownHost, .badOption, .tooLarge:
             return true
         case .rejected:
             // An HTTP server's 4xx stands; an RTSP relay answers 404 until its publisher has started.

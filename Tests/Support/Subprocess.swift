@@ -11,7 +11,13 @@ public struct ProcessResult {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+    /// The program's peak resident memory in MiB, when run by `runMeasured` (else 0).
+    public var peakRSSMB: Double = 0
     public var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+
+    public init(status: Int32, stdout: String, stderr: String, peakRSSMB: Double = 0) {
+        (self.status, self.stdout, self.stderr, self.peakRSSMB) = (status, stdout, stderr, peakRSSMB)
+    }
 }
 
 public struct ProcessTimeout: Error, CustomStringConvertible {
@@ -113,6 +119,22 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     _ = group.wait(timeout: .now() + 5)
     return ProcessResult(status: status, stdout: String(decoding: outData.withLock { $0 }, as: UTF8.self),
                          stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+}
+
+/// `runProcess` with the program's peak resident memory, measured by GNU time (Debian's `time`) around it. Not
+/// wait4's ru_maxrss: a child posix_spawn'ed by a large test runner counts the runner's pages from before its exec.
+public func runMeasured(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                        timeout: TimeInterval = 120) throws -> ProcessResult {
+    let report = FileManager.default.temporaryDirectory.appendingPathComponent("vidar-rss-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: report) }
+    var r = try runProcess("/usr/bin/time", ["-f", "%M", "-o", report, "--", executable] + arguments, environment: environment,
+                           timeout: timeout)
+    guard let text = try? String(contentsOfFile: report, encoding: .utf8),
+          let kib = text.split(separator: "\n").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) else {
+        throw ProcessTimeout(description: "/usr/bin/time wrote no measurement (is Debian's `time` package installed? scripts/install-deps.sh installs it)")
+    }
+    r.peakRSSMB = kib / 1024
+    return r
 }
 
 /// Python's http.server on 127.0.0.1 and a port the kernel picks, serving one directory. Stopped by `stop()`.

@@ -19,7 +19,7 @@ public enum ModelLoader {
         let dict = try Checkpoint.read(path: path)
         let config = try VideoResNetConfig.recognise(dict, path: path)
         let network = try VideoResNet(config: config, stateDict: dict, path: path)
-        let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata)
+        let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata, path: path)
         let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
         return LoadedModel(path: path, network: network,
                            checkpoint: CheckpointSummary(format: dict.format, dtypes: dict.dtypeSummary, metadata: dict.metadata),

@@ -21,15 +21,27 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     /// From a checkpoint's metadata, or the Kinetics preset for checkpoints that carry none (torchvision's).
     public static func resolve(metadata: [String: String], path: String) throws -> Preprocessing {
         guard let json = metadata[metadataKey] else { return .kinetics }
-        guard let p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)),
-              p.transform.resize.count == 2, p.transform.crop.count == 2, p.transform.mean.count == 3, p.transform.std.count == 3,
-              p.transform.std.allSatisfy({ $0 > 0 }), p.transform.crop[0] <= p.transform.resize[0], p.transform.crop[1] <= p.transform.resize[1],
-              (p.transform.crop + p.transform.resize).allSatisfy({ $0 >= 1 }), p.sampling.validationError == nil
-        else {
-            throw VidarError(.invalidData, "\(path): metadata '\(metadataKey)' is not a valid preprocessing description")
+        func bad(_ reason: String) -> VidarError { VidarError(.invalidData, "\(path): metadata '\(metadataKey)': \(reason)") }
+        guard let p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)) else {
+            throw bad("not a valid preprocessing description (JSON with transform and sampling)")
         }
+        let t = p.transform
+        guard t.resize.count == 2, t.crop.count == 2, t.mean.count == 3, t.std.count == 3 else {
+            throw bad("resize and crop need 2 sizes, mean and std 3 values")
+        }
+        guard (t.crop + t.resize).allSatisfy({ (1...maxSide).contains($0) }) else {
+            throw bad("resize \(t.resize) and crop \(t.crop) must be between 1 and \(maxSide) pixels")
+        }
+        guard t.crop[0] <= t.resize[0], t.crop[1] <= t.resize[1] else { throw bad("crop \(t.crop) is larger than resize \(t.resize)") }
+        guard t.mean.allSatisfy(\.isFinite), t.std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw bad("mean must be finite and std finite and positive")
+        }
+        if let reason = p.sampling.validationError { throw bad(reason) }
         return p
     }
+
+    /// The largest resize or crop side a model may ask for (torchvision's video models use 128×171 → 112).
+    public static let maxSide = 4096
 
     /// "resize 128×171, crop 112×112, mean …, std …".
     public var transformSummary: String {

@@ -1,6 +1,7 @@
 // A pickle interpreter that knows only what a plain PyTorch state_dict needs. It never imports or calls
 // anything: the few allowed globals are recognised by name and stand for data; any other global is an error
-// raised before anything is built for it.
+// raised before anything is built for it. Nesting is bounded (InputLimits.maxPickleDepth), so neither building
+// nor releasing a value can exhaust the stack, and no value can contain itself.
 import Foundation
 
 /// What a state_dict pickle can contain.
@@ -10,7 +11,8 @@ indirect enum PickleValue {
     case int(Int)
     case float(Double)
     case string(String)
-    case tuple([PickleValue])
+    /// Items, and the nesting depth (1 + the deepest item's).
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     case global(AllowedGlobal)
@@ -20,9 +22,35 @@ indirect enum PickleValue {
     case mark
 }
 
-/// Lists and dicts are mutated after they are memoised (APPENDS, SETITEMS), so they are references.
-final class PickleList { var items: [PickleValue] = [] }
-final class PickleDict { var items: [(key: PickleValue, value: PickleValue)] = [] }
+/// Lists and dicts are mutated after they are memoised (APPENDS, SETITEMS), so they are references. Once one is
+/// inside another container it takes no more containers: its depth, and so every enclosing one's, stays exact,
+/// and no cycle can form (closing a cycle means adding a container to one that is already inside it).
+class PickleContainer {
+    var depth = 1
+    var nested = false
+}
+final class PickleList: PickleContainer { var items: [PickleValue] = [] }
+final class PickleDict: PickleContainer { var items: [(key: PickleValue, value: PickleValue)] = [] }
+
+extension PickleValue {
+    /// 0 for a scalar, tensor or storage; the nesting depth of a tuple, list or dict.
+    var depth: Int {
+        switch self {
+        case .tuple(_, let d): return d
+        case .list(let l): return l.depth
+        case .dict(let d): return d.depth
+        default: return 0
+        }
+    }
+
+    var container: PickleContainer? {
+        switch self {
+        case .list(let l): return l
+        case .dict(let d): return d
+        default: return nil
+        }
+    }
+}
 
 struct TorchTensorRef {
     let dtype: DType
@@ -75,6 +103,9 @@ struct RestrictedUnpickler {
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     private mutating func run() throws -> PickleValue {
         while true {
+            guard stack.count <= InputLimits.maxPickleStack else {
+                throw UnpicklingError("pickle stack exceeds \(InputLimits.maxPickleStack) entries: not a state_dict")
+            }
             let op = try byte()
             switch op {
             case 0x80: _ = try byte()                                      // PROTO
@@ -93,25 +124,39 @@ struct RestrictedUnpickler {
             case 0x8c: stack.append(.string(try utf8(Int(try byte()))))    // SHORT_BINUNICODE
             case 0x54: stack.append(.string(try utf8(Int(try u32()))))     // BINSTRING 'T'
             case 0x55: stack.append(.string(try utf8(Int(try byte()))))    // SHORT_BINSTRING 'U'
-            case 0x29: stack.append(.tuple([]))                            // EMPTY_TUPLE ')'
-            case 0x74: stack.append(.tuple(try popToMark()))               // TUPLE 't'
-            case 0x85: let a = try pop(); stack.append(.tuple([a]))        // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))           // TUPLE2
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c])) // TUPLE3
+            case 0x29: stack.append(.tuple([], depth: 1))                  // EMPTY_TUPLE ')'
+            case 0x74: stack.append(try tuple(try popToMark()))            // TUPLE 't'
+            case 0x85: let a = try pop(); stack.append(try tuple([a]))     // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(try tuple([a, b]))           // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(try tuple([a, b, c])) // TUPLE3
             case 0x5d: stack.append(.list(PickleList()))                   // EMPTY_LIST ']'
-            case 0x6c: let l = PickleList(); l.items = try popToMark(); stack.append(.list(l)) // LIST 'l'
+            case 0x6c:                                                     // LIST 'l'
+                let items = try popToMark(), l = PickleList()
+                try add(items, to: l)
+                l.items = items
+                stack.append(.list(l))
             case 0x7d: stack.append(.dict(PickleDict()))                   // EMPTY_DICT '}'
-            case 0x61: let v = try pop(); try list(atTop: ()).items.append(v) // APPEND 'a'
-            case 0x65: let vs = try popToMark(); try list(atTop: ()).items.append(contentsOf: vs) // APPENDS 'e'
-            case 0x73: let v = try pop(), k = try pop(); try dict(atTop: ()).items.append((k, v)) // SETITEM 's'
+            case 0x61:                                                     // APPEND 'a'
+                let v = try pop(), l = try list(atTop: ())
+                try add([v], to: l)
+                l.items.append(v)
+            case 0x65:                                                     // APPENDS 'e'
+                let vs = try popToMark(), l = try list(atTop: ())
+                try add(vs, to: l)
+                l.items.append(contentsOf: vs)
+            case 0x73:                                                     // SETITEM 's'
+                let v = try pop(), k = try pop(), d = try dict(atTop: ())
+                try add([k, v], to: d)
+                d.items.append((k, v))
             case 0x75:                                                     // SETITEMS 'u'
                 let kv = try popToMark()
                 guard kv.count % 2 == 0 else { throw UnpicklingError("odd SETITEMS") }
                 let d = try dict(atTop: ())
+                try add(kv, to: d)
                 for i in stride(from: 0, to: kv.count, by: 2) { d.items.append((kv[i], kv[i + 1])) }
-            case 0x71: memo[Int(try byte())] = try top()                   // BINPUT 'q'
-            case 0x72: memo[Int(try u32())] = try top()                    // LONG_BINPUT 'r'
-            case 0x94: memo[memo.count] = try top()                        // MEMOIZE
+            case 0x71: try remember(Int(try byte()))                       // BINPUT 'q'
+            case 0x72: try remember(Int(try u32()))                        // LONG_BINPUT 'r'
+            case 0x94: try remember(memo.count)                            // MEMOIZE
             case 0x68: stack.append(try memoized(Int(try byte())))         // BINGET 'h'
             case 0x6a: stack.append(try memoized(Int(try u32())))          // LONG_BINGET 'j'
             case 0x63:                                                     // GLOBAL 'c'
@@ -145,7 +190,7 @@ struct RestrictedUnpickler {
 
     private mutating func reduce() throws {
         let args = try pop()
-        guard case .global(let callable) = try pop(), case .tuple(let a) = args else {
+        guard case .global(let callable) = try pop(), case .tuple(let a, _) = args else {
             throw UnpicklingError("REDUCE on something other than an allowed global", unsafe: true)
         }
         switch callable {
@@ -157,9 +202,16 @@ struct RestrictedUnpickler {
             guard a.count == 6 || a.count == 7, case .storage(let dtype, let key, let count) = a[0],
                   case .int(let offset) = a[1], let shape = ints(a[2]), let strides = ints(a[3]), shape.count == strides.count
             else { throw UnpicklingError("malformed _rebuild_tensor_v2 arguments") }
-            guard offset >= 0, !shape.contains(where: { $0 < 0 }), !strides.contains(where: { $0 < 0 }),
-                  offset + TensorEntry.span(shape: shape, strides: strides) <= count
+            guard shape.count <= InputLimits.maxTensorRank else {
+                throw UnpicklingError("a tensor of storage '\(key)' has \(shape.count) dimensions; at most \(InputLimits.maxTensorRank) are supported")
+            }
+            guard offset >= 0, let span = Checked.span(shape: shape, strides: strides), let end = Checked.add(offset, span), end <= count
             else { throw UnpicklingError("tensor view lies outside its storage '\(key)'") }
+            // A view with more elements than its storage repeats elements (an expanded tensor): never in a saved
+            // state_dict, and it would let a small file claim a huge tensor.
+            guard let elements = Checked.product(shape), elements <= count else {
+                throw UnpicklingError("a tensor view of storage '\(key)' has more elements than the storage's \(count)")
+            }
             stack.append(.tensor(TorchTensorRef(dtype: dtype, storageKey: key, storageCount: count, offset: offset,
                                                 shape: shape, strides: strides)))
         case .storageType:
@@ -169,20 +221,53 @@ struct RestrictedUnpickler {
 
     /// torch.save's persistent id: ('storage', StorageType, key, location, numel).
     private mutating func persistentLoad(_ pid: PickleValue) throws {
-        guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0],
+        guard case .tuple(let t, _) = pid, t.count == 5, case .string("storage") = t[0],
               case .global(.storageType(let dtype)) = t[1], case .string(let key) = t[2], case .int(let count) = t[4],
               count >= 0 else { throw UnpicklingError("unsupported persistent id", unsafe: true) }
         stack.append(.storage(dtype: dtype, key: key, count: count))
     }
 
     private func ints(_ v: PickleValue) -> [Int]? {
-        guard case .tuple(let items) = v else { return nil }
+        guard case .tuple(let items, _) = v else { return nil }
         var out: [Int] = []
         for i in items { guard case .int(let x) = i else { return nil }; out.append(x) }
         return out
     }
 
-    // MARK: stack and byte helpers
+    // MARK: nesting, stack and byte helpers
+
+    private func checkDepth(_ depth: Int) throws {
+        guard depth <= InputLimits.maxPickleDepth else {
+            throw UnpicklingError("pickle nests deeper than \(InputLimits.maxPickleDepth) levels: not a state_dict")
+        }
+    }
+
+    /// A tuple of `items`, its depth checked; the lists and dicts among them are now nested.
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        let depth = 1 + (items.map(\.depth).max() ?? 0)
+        try checkDepth(depth)
+        for i in items { i.container?.nested = true }
+        return .tuple(items, depth: depth)
+    }
+
+    /// Before `items` go into `c`: a container already inside another takes no more nested values, none takes
+    /// itself, and the depth stays bounded.
+    private func add(_ items: [PickleValue], to c: PickleContainer) throws {
+        for i in items where i.depth > 0 {
+            guard !c.nested else { throw UnpicklingError("a nested value is added to a list or dict that is already inside another: not a state_dict") }
+            guard i.container !== c else { throw UnpicklingError("a list or dict is added to itself: not a state_dict") }
+            c.depth = max(c.depth, i.depth + 1)
+            try checkDepth(c.depth)
+            i.container?.nested = true
+        }
+    }
+
+    private mutating func remember(_ key: Int) throws {
+        guard memo.count < InputLimits.maxPickleMemo || memo[key] != nil else {
+            throw UnpicklingError("pickle memo exceeds \(InputLimits.maxPickleMemo) entries: not a state_dict")
+        }
+        memo[key] = try top()
+    }
 
     private mutating func pop() throws -> PickleValue {
         guard let v = stack.popLast() else { throw UnpicklingError("stack underflow") }
@@ -251,7 +336,7 @@ struct RestrictedUnpickler {
     }
 
     private mutating func line() throws -> String {
-        guard let end = bytes[position...].firstIndex(of: 0x0a), end - position < 256 else {
+        guard let end = bytes[position..<min(bytes.count, position + 256)].firstIndex(of: 0x0a) else {
             throw UnpicklingError("unterminated GLOBAL name")
         }
         defer { position = end + 1 }

@@ -42,11 +42,15 @@ public enum Safetensors {
             guard offsets[1] <= bodySize else {
                 throw bad("tensor '\(name)' ends at byte \(offsets[1]) of a \(bodySize)-byte data section (truncated?)")
             }
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in
-                let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
+            guard shape.count <= InputLimits.maxTensorRank else {
+                throw bad("tensor '\(name)' has \(shape.count) dimensions; at most \(InputLimits.maxTensorRank) are supported")
             }
-            guard !overflow, count * dtype.byteSize == offsets[1] - offsets[0] else {
-                throw bad("tensor '\(name)' spans \(offsets[1] - offsets[0]) bytes but \(dtypeName) \(shape) needs \(count * dtype.byteSize)")
+            guard let count = Checked.product(shape), count <= InputLimits.maxTensorElements,
+                  let bytes = Checked.multiply(count, dtype.byteSize) else {
+                throw bad("tensor '\(name)' shape \(shape) has more than \(InputLimits.maxTensorElements) elements")
+            }
+            guard bytes == offsets[1] - offsets[0] else {
+                throw bad("tensor '\(name)' spans \(offsets[1] - offsets[0]) bytes but \(dtypeName) \(shape) needs \(bytes)")
             }
             ranges.append((offsets[0], offsets[1], name))
             tensors[name] = TensorEntry(shape: shape, dtype: dtype,

@@ -74,11 +74,6 @@ public struct TensorEntry: Sendable {
         return strides
     }
 
-    /// Bytes spanned from the first element to one past the last (0 for an empty tensor).
-    static func span(shape: [Int], strides: [Int]) -> Int {
-        if shape.contains(0) { return 0 }
-        return zip(shape, strides).reduce(1) { $0 + ($1.0 - 1) * $1.1 }
-    }
 }
 
 extension TensorEntry {

@@ -39,7 +39,7 @@ enum TorchCheckpoint {
             guard let record = zip.entries[prefix + "data/" + t.storageKey] else {
                 throw CheckpointError(.badFormat, path, "storage '\(t.storageKey)' of tensor '\(name)' is missing from the archive")
             }
-            guard record.size >= t.storageCount * t.dtype.byteSize else {
+            guard let storageBytes = Checked.multiply(t.storageCount, t.dtype.byteSize), record.size >= storageBytes else {
                 throw CheckpointError(.badFormat, path, "storage '\(t.storageKey)' of tensor '\(name)' is shorter than its \(t.storageCount) elements")
             }
             let start = record.dataOffset + t.offset * t.dtype.byteSize

@@ -1,0 +1,157 @@
+// Hostile files through the built binary: one line on stderr naming the file and the field, exit 65, quickly.
+import Foundation
+import Testing
+import TestSupport
+import Vidar
+
+@Suite(.serialized) struct HostileInputCLITests {
+    /// tiny.safetensors' tensors with `metadata` added.
+    static func model(_ metadata: [String: String], in dir: URL, name: String) throws -> String {
+        let dict = try Checkpoint.read(path: try CLI.fixture("tiny.safetensors"))
+        let tensors = dict.tensors.sorted { $0.key < $1.key }.map { ($0.key, Tensor(shape: $0.value.shape, data: $0.value.floats())) }
+        let file = dir.appendingPathComponent(name)
+        try Safetensors.encode(tensors, metadata: metadata).write(to: file)
+        return file.path
+    }
+
+    static let sampling = #"{"transform":{"resize":[128,171],"crop":[112,112],"mean":[0.4,0.4,0.4],"std":[0.2,0.2,0.2]},"sampling":{"fps":15,"clipLength":%@,"stride":8}}"#
+
+    @Test(arguments: [
+        (Preprocessing.metadataKey, sampling.replacingOccurrences(of: "%@", with: "0"), "clip length 0"),
+        (Preprocessing.metadataKey, sampling.replacingOccurrences(of: "%@", with: "100000"), "clip length 100000"),
+        (Preprocessing.metadataKey, #"{"transform":{"resize":[128,171000000],"crop":[112,112],"mean":[0,0,0],"std":[1,1,1]},"sampling":{"fps":15,"clipLength":16,"stride":16}}"#, "between 1 and 4096"),
+        (Preprocessing.metadataKey, #"{"transform":{"resize":[128,171],"crop":[112,112],"mean":[0,0,0],"std":[1,0,1]},"sampling":{"fps":15,"clipLength":16,"stride":16}}"#, "std"),
+        (Labels.metadataKey, #"["a\nb", "c", "d", "e", "f"]"#, "control characters"),
+    ])
+    func modelMetadataThatLabelCouldNotRunIsRefusedByInspectAndLabel(key: String, json: String, reason: String) throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.model([key: json], in: dir, name: "hostile.safetensors")
+        expectFailure(try CLI.run(["models", "inspect", path]), .dataError, mentioning: "hostile.safetensors", reason)
+        let r = try CLI.run(["label", "--model", path, "--quiet", try CLI.fixture("videos/h264.mp4")])
+        #expect(r.status == ExitCode.dataError.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains(reason), "\(r.stderr)")
+    }
+
+    @Test func anNPYWhoseShapeOverflowsIsOneLine() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4, 1, 1, 1), }\n"
+        let npy = dir.appendingPathComponent("bomb.npy")
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + [0, 0, 0, 0]).write(to: npy)
+        let r = try CLI.run(["infer", "--model", try CLI.fixture("tiny.pth"), "--input", npy.path, "-o", dir.appendingPathComponent("o.npy").path])
+        expectFailure(r, .dataError, mentioning: "bomb.npy", "more than")
+    }
+
+    @Test func aPickleNestedAMillionDeepIsOneLine() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("deep.pth")
+        let pickle: [UInt8] = [0x80, 2, 0x29] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2e]
+        try HostileTorchFile.checkpoint(pickle: pickle).write(to: path)
+        let started = Date()
+        expectFailure(try CLI.run(["models", "inspect", path.path]), .dataError, mentioning: "deep.pth", "deeper than 32")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+}
+
+@Suite(.serialized) struct PixelBombTests {
+    /// A real 10-frame 64×64 baseline H.264 stream (ffmpeg/libx264) whose SPS is rewritten to claim W×H
+    /// (pic_width_in_mbs / pic_height_in_map_units), everything else left as encoded.
+    static let spsRewriter = #"""
+import subprocess, sys
+out = sys.argv[1]; W, H = int(sys.argv[2]), int(sys.argv[3])
+subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25", "-frames:v", "10", "-c:v", "libx264",
+                "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-f", "h264", out + ".src"], check=True)
+data = open(out + ".src", "rb").read()
+
+class Bits:
+    def __init__(self, b): self.b, self.i = b, 0
+    def u(self, n):
+        v = 0
+        for _ in range(n):
+            v = v << 1 | (self.b[self.i >> 3] >> (7 - (self.i & 7))) & 1; self.i += 1
+        return v
+    def ue(self):
+        z = 0
+        while self.u(1) == 0: z += 1
+        return (1 << z) - 1 + self.u(z)
+
+class Out:
+    def __init__(self): self.bits = []
+    def u(self, n, v): self.bits += [(v >> (n - 1 - k)) & 1 for k in range(n)]
+    def ue(self, v):
+        v += 1; n = v.bit_length(); self.u(n - 1, 0); self.u(n, v)
+    def bytes(self):
+        bits = self.bits + [0] * (-len(self.bits) % 8)
+        return bytes(int("".join(map(str, bits[k:k + 8])), 2) for k in range(0, len(bits), 8))
+
+def unescape(b): return b.replace(b"\x00\x00\x03", b"\x00\x00")
+def escape(b):
+    out, zeros = bytearray(), 0
+    for x in b:
+        if zeros >= 2 and x <= 3: out.append(3); zeros = 0
+        out.append(x); zeros = zeros + 1 if x == 0 else 0
+    return bytes(out)
+
+def rewrite(nal):
+    r, w = Bits(unescape(nal[1:])), Out()
+    profile = r.u(8); w.u(8, profile); w.u(8, r.u(8)); w.u(8, r.u(8)); w.ue(r.ue())
+    assert profile == 66, "baseline expected"
+    w.ue(r.ue())                        # log2_max_frame_num_minus4
+    poc = r.ue(); w.ue(poc)
+    if poc == 0: w.ue(r.ue())
+    assert poc != 1
+    w.ue(r.ue()); w.u(1, r.u(1))        # max_num_ref_frames, gaps
+    r.ue(); r.ue(); w.ue(W // 16 - 1); w.ue(H // 16 - 1)
+    total = len(unescape(nal[1:])) * 8
+    while r.i < total: w.u(1, r.u(1))  # the rest as it was (frame_mbs_only, cropping, VUI, trailing bits)
+    return nal[:1] + escape(w.bytes().rstrip(b"\x00"))
+
+parts = data.split(b"\x00\x00\x00\x01")
+out_parts = [p if not p or p[0] & 0x1f != 7 else rewrite(p) for p in parts]
+open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
+"""#
+
+    static func h264(claiming width: Int, _ height: Int, in dir: URL) throws -> String {
+        let out = dir.appendingPathComponent("bomb.h264").path
+        let r = try runProcess("/usr/bin/python3", ["-c", spsRewriter, out, "\(width)", "\(height)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        return out
+    }
+
+    @Test func anH264StreamClaiming16000x16000IsRefusedQuicklyInBoundedMemory() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bomb = try Self.h264(claiming: 16000, 16000, in: dir)
+        // Before the bound: 15 s and 3.6 GB of resident memory to say "no decodable video frame".
+        for args in [["probe", "--count", bomb], ["label", bomb]] {
+            let started = Date()
+            let r = try runMeasured(CLI.binary, args)
+            #expect(r.status == ExitCode.dataError.rawValue, "\(r.stderr)")
+            #expect(r.stderrLines.contains { $0.hasSuffix("bomb.h264: frame size 16000×16000 exceeds the limit of 67108864 pixels (--max-resolution)") }, "\(r.stderr)")
+            #expect(Date().timeIntervalSince(started) < 5)
+            #expect(r.peakRSSMB < 400, "peak RSS \(r.peakRSSMB) MB")
+        }
+    }
+
+    @Test func rawVideoClaimingAHugeFrameIsRefused() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let raw = dir.appendingPathComponent("frames.rgb")
+        try Data(count: 1 << 20).write(to: raw)
+        let r = try runMeasured(CLI.binary, ["probe", "--count", "--input-format", "rawvideo", "--input-option", "video_size=16000x16000",
+                             "--input-option", "pixel_format=rgb24", raw.path])
+        expectFailure(r, .dataError, mentioning: "frames.rgb", "exceeds the limit")
+        #expect(r.peakRSSMB < 400, "peak RSS \(r.peakRSSMB) MB")
+    }
+
+    @Test func theLimitIsAnOption() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = try CLI.fixture("videos/h264.mp4")   // 320×240
+        expectFailure(try CLI.run(["probe", "--max-resolution", "160x120", video]), .dataError, mentioning: "h264.mp4", "320×240 exceeds")
+        #expect(try CLI.run(["probe", "--max-resolution", "320x240", video]).status == 0)
+        expectFailure(try CLI.run(["probe", "--max-resolution", "big", video]), .usage, mentioning: "--max-resolution", "WIDTHxHEIGHT")
+    }
+}
