@@ -105,10 +105,6 @@ public struct ClipBuilder {
     public private(set) var clipsEmitted = 0
     /// Source frame period estimate, for clip end times when no resampling is done.
     private var lastGap: Double = 0
-    /// Applied to each sampled frame as it is sampled (the model's resize): a clip's frames are then held at the
-    /// network's input size, not the video's, and a frame shared by overlapping clips is resized once.
-    public var prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
-    private var lastPrepared: VideoFrame?
 
     public init(options: SamplingOptions) {
         self.options = options
@@ -157,13 +153,7 @@ public struct ClipBuilder {
         return clips
     }
 
-    private mutating func add(_ sampled: VideoFrame) -> Clip? {
-        var frame = sampled
-        if let prepareFrame {
-            // A frame repeated by the resampler (target rate above the source's) is prepared once.
-            if let last = lastPrepared, last.index == sampled.index, last.time == sampled.time { frame = last } else { frame = prepareFrame(sampled) }
-            lastPrepared = frame
-        }
+    private mutating func add(_ frame: VideoFrame) -> Clip? {
         if let previous = window.last, frame.time > previous.time { lastGap = frame.time - previous.time }
         if untilNextStart > 0 {
             // Between clips when stride > length: this frame belongs to no clip.

@@ -35,6 +35,9 @@ public struct SourceOptions: Sendable {
     /// 16000×16000 is refused at once instead of costing gigabytes. 8192×8192 by default (8K UHD is 7680×4320).
     public var maxPixels: Int = SourceOptions.defaultMaxPixels
     public static let defaultMaxPixels = 8192 * 8192
+    /// Applied to every frame as soon as it is converted (the pipeline passes the model's resize): what is held
+    /// downstream — the resampler's last frame, a clip's frames — is then the network's size, not the video's.
+    public var prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
 
     public init(format: String? = nil, ffmpegOptions: [String: String] = [:], streamIndex: Int? = nil,
                 timeout: Double = 10, decodeThreads: Int = 0) {
@@ -88,6 +91,7 @@ public final class MediaSource {
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     /// swscale's destination, 64-byte aligned, reused for every frame of a size.
+    private let prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
     private let deadline: UnsafeMutablePointer<vidar_deadline>
@@ -220,6 +224,7 @@ public final class MediaSource {
         self.url = url
         self.timeout = options.timeout
         self.frameTimeout = options.frameTimeout
+        self.prepareFrame = options.prepareFrame
         self.deadline = deadline
         self.format = format
         self.codec = codec
@@ -362,7 +367,8 @@ public final class MediaSource {
         lastTime = time
         let decoded = VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: framesDecoded)
         framesDecoded += 1
-        return orientation.apply(decoded)
+        let shown = orientation.apply(decoded)
+        return prepareFrame.map { $0(shown) } ?? shown
     }
 
     private func arm() { Self.arm(deadline, timeout) }

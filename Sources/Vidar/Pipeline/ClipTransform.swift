@@ -20,13 +20,23 @@ public struct ClipTransform: Sendable, Codable, Equatable {
         (self.resize, self.crop, self.mean, self.std) = (resize, crop, mean, std)
     }
 
+    /// A frame resized as `apply` resizes it: frames already at `resize` pass through `apply` unchanged.
+    public func resized(_ f: VideoFrame) -> VideoFrame {
+        if f.width == resize[1] && f.height == resize[0] { return f }
+        return VideoFrame(width: resize[1], height: resize[0],
+                          rgb: Self.resizeBilinear(f.rgb, width: f.width, height: f.height, toWidth: resize[1], toHeight: resize[0]),
+                          time: f.time, index: f.index)
+    }
+
     /// Frames (each H×W×3 RGB24, same size) → a (3, T, cropH, cropW) tensor.
     public func apply(_ frames: [VideoFrame]) -> Tensor {
         let (ch, cw) = (crop[0], crop[1])
         let t = frames.count
         var out = [Float](repeating: 0, count: 3 * t * ch * cw)
         for (i, f) in frames.enumerated() {
-            let resized = Self.resizeBilinear(f.rgb, width: f.width, height: f.height, toWidth: resize[1], toHeight: resize[0])
+            // Resizing to the same size is the identity (every tap has weight 1 on its own pixel): skipped.
+            let resized = f.width == resize[1] && f.height == resize[0]
+                ? f.rgb : Self.resizeBilinear(f.rgb, width: f.width, height: f.height, toWidth: resize[1], toHeight: resize[0])
             // torchvision's center_crop: top = round((H − h) / 2), left = round((W − w) / 2), half to even.
             let top = Int((Double(resize[0] - ch) / 2).rounded(.toNearestOrEven))
             let left = Int((Double(resize[1] - cw) / 2).rounded(.toNearestOrEven))
