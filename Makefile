@@ -17,7 +17,7 @@ DESTDIR ?=
 # in its own scratch directory so that the everyday builds keep their cache.
 INSTALL_BUILD ?= .build/install
 
-.PHONY: all deps build version fixtures test bench demo model eval install uninstall clean
+.PHONY: all deps build version fixtures test bench demo model eval install uninstall clean fuzz fuzz-build
 
 all: build
 
@@ -47,6 +47,28 @@ test: deps fixtures
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test -c release --skip-build $(SWIFT_FLAGS)
 	# The decode → inference ring is shared between threads: its tests also run under ThreadSanitizer.
 	VIDAR_FIXTURES=$(FIXTURES) $(SWIFT) test --sanitize=thread --filter FrameRingTests $(SWIFT_FLAGS)
+	# Every parser of untrusted bytes, fuzzed briefly under AddressSanitizer (`make fuzz FUZZ_SECONDS=1800` for long runs).
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# libFuzzer harnesses (Fuzz/VidarFuzz): each runs FUZZ_SECONDS from its seed corpus (Fuzz/corpus/NAME, new inputs
+# in .fuzz/corpus/NAME); a crashing input lands in Fuzz/regressions/NAME/, which the tests replay: commit it with the fix.
+FUZZ_HARNESSES := zip pickle safetensors npy metadata serve-config api-stream timeline event-record
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 10
+FUZZ_BUILD ?= .build/fuzz
+
+fuzz-build: deps
+	$(SWIFT) build -c release --product vidar-fuzz --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address \
+		-Xswiftc -DFUZZING $(SWIFT_FLAGS)
+
+fuzz: fuzz-build
+	@set -eo pipefail; for h in $(FUZZ_HARNESSES); do \
+	  mkdir -p .fuzz/corpus/$$h Fuzz/regressions/$$h; \
+	  VIDAR_FUZZ_HARNESS=$$h $(FUZZ_BUILD)/release/vidar-fuzz .fuzz/corpus/$$h Fuzz/corpus/$$h -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix=Fuzz/regressions/$$h/ > .fuzz/$$h.log 2>&1 \
+	    || { tail -n 40 .fuzz/$$h.log; echo "fuzz: harness $$h crashed; the input is in Fuzz/regressions/$$h/"; exit 1; }; \
+	  printf 'fuzz %-13s %s\n' $$h "$$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added):' .fuzz/$$h.log | tr '\n' ' ')"; \
+	done
 
 bench: build fixtures
 	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)
@@ -78,4 +100,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/vidar $(DESTDIR)$(PREFIX)/share/doc/vidar
 
 clean:
-	rm -rf .build $(FIXTURES) demo-output
+	rm -rf .build $(FIXTURES) demo-output .fuzz

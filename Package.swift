@@ -44,6 +44,9 @@ let package = Package(
         .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),
         .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService", "TestSupport"], path: "Benchmarks/VidarBench"),
         .target(name: "TestSupport", path: "Tests/Support"),
+        // Every parser of untrusted bytes as a fuzz harness: a corpus replayer here, libFuzzer's target in `make fuzz`.
+        .executableTarget(name: "vidar-fuzz", dependencies: ["Vidar", "VidarNN", "VidarService", "VidarStream", "TestSupport"],
+                          path: "Fuzz/VidarFuzz"),
         .testTarget(name: "VidarNNTests", dependencies: ["VidarNN", "TestSupport"]),
         .testTarget(name: "VidarVideoTests", dependencies: ["VidarVideo", "VidarNN", "TestSupport"]),
         .testTarget(name: "VidarStreamTests", dependencies: ["VidarStream"]),

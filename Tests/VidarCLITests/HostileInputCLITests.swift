@@ -155,3 +155,16 @@ open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
         expectFailure(try CLI.run(["probe", "--max-resolution", "big", video]), .usage, mentioning: "--max-resolution", "WIDTHxHEIGHT")
     }
 }
+@Suite struct FuzzRegressionTests {
+    /// The fuzz harnesses' seed corpus and every input that ever crashed one (Fuzz/regressions), replayed.
+    @Test func everySeedAndPastCrashReplaysWithoutACrash() throws {
+        let binary = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("vidar-fuzz").path
+        let fuzz = TestFixtures.repositoryRoot.appendingPathComponent("Fuzz")
+        let r = try runProcess(binary, ["replay", fuzz.appendingPathComponent("corpus").path, fuzz.appendingPathComponent("regressions").path],
+                               timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let count = r.stdout.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        #expect(count >= 25, "\(r.stdout)")
+    }
+}
+
