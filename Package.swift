@@ -28,7 +28,7 @@ let package = Package(
         // Aggregator, timeline and event documents, writers: knows nothing of FFmpeg or the network.
         .target(name: "VidarStream"),
         // The pipeline (ClipStream), the model's preprocessing, labelling, watching, model registry and fetch.
-        .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream"],
+        .target(name: "Vidar", dependencies: ["VidarNN", "VidarVideo", "VidarStream", "VidarCurl"],
                 exclude: ["Resources/vidar-actions.report.json"],
                 resources: [.copy("Resources/vidar-actions.safetensors")]),
         // One Swift door per C library of the service: YAML configuration, the HTTP API, MQTT, HTTP clients.

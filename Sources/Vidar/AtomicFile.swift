@@ -1,12 +1,31 @@
-// Writes a file so that readers see either nothing or the whole of it: temp file in the same directory, then rename(2).
+// Writes a file so that readers see either nothing or the whole of it: temp file in the same directory, written
+// and fsynced, then rename(2). Failures say what happened (a full disk, a read-only filesystem, a permission,
+// a quota: FileErrors), and leave no temporary file behind.
 import Foundation
 
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let temp = temporarySibling(of: url)
-        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
-            throw VidarError(.cannotCreate, "\(path): cannot create output file (missing directory or permission denied)")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw VidarError(.cannotCreate, "\(path): cannot create the output file: \(FileErrors.describe(errno))")
+        }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                offset += n
+            }
+        }
+        // A full disk may only show at fsync or close (NFS, delayed allocation): the file is not whole until both pass.
+        if failure == 0 && fsync(fd) != 0 && errno != EINVAL { failure = errno }
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        guard failure == 0 else {
+            unlink(temp.path)
+            throw VidarError(.ioFailed, "\(path): cannot write the output: \(FileErrors.describe(failure))")
         }
         try commit(temp, to: url)
     }
@@ -19,7 +38,7 @@ public enum AtomicFile {
     /// Moves a finished temporary file over its final name in one step.
     public static func commit(_ temp: URL, to url: URL) throws {
         guard rename(temp.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = FileErrors.describe(errno)
             try? FileManager.default.removeItem(at: temp)
             throw VidarError(.cannotCreate, "\(url.path): cannot write output: \(reason)")
         }

@@ -232,7 +232,7 @@ enum LabelCommand: Command {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw VidarError(.cannotCreate, "\(parent): cannot create the output directory (\(LabelPlan.reason(error)))")
+            throw VidarError(.cannotCreate, "\(parent): cannot create the output directory (\(FileErrors.describe(error)))")
         }
     }
 

@@ -93,7 +93,7 @@ struct LabelPlan {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {
-            throw VidarError(.cannotCreate, "\(output): cannot create the output directory (\(Self.reason(error)))")
+            throw VidarError(.cannotCreate, "\(output): cannot create the output directory (\(FileErrors.describe(error)))")
         }
         let names = Self.outputNames(for: inputs, roots: roots, extension: (nameSuffix ?? "") + "." + format.fileExtension)
         var seen: [String: String] = [:]
@@ -153,9 +153,4 @@ struct LabelPlan {
 
     /// glibc's FNM_CASEFOLD (a GNU extension the module map does not export).
     static let caseFold: Int32 = 1 << 4
-
-    static func reason(_ error: any Error) -> String {
-        let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? 0
-        return code > 0 ? String(cString: strerror(Int32(code))) : error.localizedDescription
-    }
 }

@@ -19,6 +19,8 @@ enum ModelsCommand: Command {
                 Option(["--base-url"], value: "URL", default: ModelRegistry.torchvisionBaseURL, "where registered names are downloaded from"),
                 Option(["--cache-dir"], value: "DIR", default: "$VIDAR_CACHE_DIR, else $XDG_CACHE_HOME/vidar/models, else ~/.cache/vidar/models",
                        "where checkpoints are kept"),
+                Option(["--max-size"], value: "BYTES", default: "the registered model's size, else 2G",
+                       "refuse a download larger than this (a number, or with K, M or G)"),
             ]),
             OptionGroup("inspect", [
                 Option(["--labels"], value: "FILE", default: "the checkpoint's, or Kinetics-400", "class names to pair with the checkpoint"),
@@ -27,11 +29,22 @@ enum ModelsCommand: Command {
         ],
         footer: "Exit: 0 done; 64 usage; 65 bad checkpoint or hash mismatch; 66 not found; 69 download failed; 73 cannot write the cache.")
 
+    /// "500000", "64K", "200M", "2G" → bytes.
+    static func size(_ text: String) throws -> Int64 {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        let unit = text.last.flatMap { units[Character($0.uppercased())] }
+        guard let n = Int64(unit == nil ? text : String(text.dropLast())), n > 0,
+              case let (bytes, overflow) = n.multipliedReportingOverflow(by: unit ?? 1), !overflow else {
+            throw UsageError("--max-size takes a number of bytes, optionally with K, M or G (got '\(text)')")
+        }
+        return bytes
+    }
+
     static func run(_ args: ParsedArguments) throws -> ExitCode {
         guard let sub = args.positionals.first else { throw UsageError("missing subcommand (list, fetch, inspect)") }
         let operands = Array(args.positionals.dropFirst())
         let misplaced: [String: [String]] = ["list": ["--base-url", "--cache-dir", "--labels", "--json"],
-                                             "fetch": ["--labels", "--json"], "inspect": ["--base-url", "--cache-dir"]]
+                                             "fetch": ["--labels", "--json"], "inspect": ["--base-url", "--cache-dir", "--max-size"]]
         guard let notHere = misplaced[sub] else { throw UsageError("unknown subcommand '\(sub)' (list, fetch, inspect)") }
         if let wrong = notHere.first(where: { !args.strings($0).isEmpty }) {
             throw UsageError("\(wrong) is not an option of `models \(sub)`")
@@ -64,7 +77,7 @@ enum ModelsCommand: Command {
         let terminal = isatty(STDERR_FILENO) == 1
         let lastShown = Mutex(-1)
         let name = operands[0]
-        let fetcher = ModelFetcher(cacheDirectory: cache) { received, expected in
+        var fetcher = ModelFetcher(cacheDirectory: cache) { received, expected in
             guard terminal else { return }
             let mb = Double(received) / 1e6
             let percent = expected > 0 ? Int(100 * received / expected) : -1
@@ -73,7 +86,17 @@ enum ModelsCommand: Command {
                                     : String(format: "\r%@: %.1f MB", name, mb)
             FileHandle.standardError.write(Data(text.utf8))
         }
-        let path = try fetcher.fetch(name, baseURL: base)
+        if let text = args.string("--max-size") { fetcher.maxBytes = try Self.size(text) }
+        fetcher.notice = { line in FileHandle.standardError.write(Data(((terminal ? "\n" : "") + "vidar: \(name): \(line)\n").utf8)) }
+        // A stopping signal abandons the download; the partial file is removed before exiting 128 + the signal.
+        let cancellation = fetcher.cancellation
+        let signals = StopSignals { cancellation.cancel() }
+        defer { signals.cancel() }
+        let path: String
+        do { path = try fetcher.fetch(name, baseURL: base) } catch {
+            if let code = signals.exitCode { return code }
+            throw error
+        }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         print(path)
         return .success

@@ -13,7 +13,7 @@ public struct CurlResponse: Sendable {
 }
 
 public struct CurlError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable { case transport, aborted, timeout }
+    public enum Kind: Sendable { case transport, aborted, timeout, tooLarge }
     public let kind: Kind
     public let description: String
 }
@@ -32,6 +32,11 @@ public enum Curl {
         /// Abort when fewer than 1 byte/s arrive for this long.
         public var stallTimeout: Double = 60
         public var followRedirects = false
+        /// Refused when the answer announces more (curl's MAXFILESIZE: before the body is read).
+        public var maxBytes: Int64?
+        /// Called about once a second and as data arrives, with (bytes received, bytes announced or 0); returning
+        /// false stops the transfer (`.aborted`), also while nothing arrives.
+        public var onProgress: (@Sendable (Int64, Int64) -> Bool)?
         public init(url: String) { self.url = url }
     }
 
@@ -71,7 +76,7 @@ public final class CurlSession: Sendable {
     }
 
     private static func perform(_ curl: UnsafeMutableRawPointer, _ request: Curl.Request, onData: @escaping (Data) -> Bool) throws -> CurlResponse {
-        let context = Context(onData: onData)
+        let context = Context(onData: onData, onProgress: request.onProgress)
         var headers: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headers) }
         for (name, value) in request.headers { headers = curl_slist_append(headers, "\(name): \(value)") }
@@ -92,11 +97,16 @@ public final class CurlSession: Sendable {
         let raw = Unmanaged.passUnretained(context).toOpaque()
         _ = vidar_curl_set_write(curl, writeCallback, raw)
         _ = vidar_curl_set_header(curl, headerCallback, raw)
+        if let max = request.maxBytes { _ = vidar_curl_set_off(curl, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(max)) }
+        if request.onProgress != nil { _ = vidar_curl_set_progress(curl, progressCallback, raw) }
         let code: CURLcode = body.withUnsafeBufferPointer { b in
             if request.body != nil { _ = vidar_curl_set_pointer(curl, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: b.baseAddress)) }
             return curl_easy_perform(curl)
         }
-        if code == CURLE_WRITE_ERROR && context.aborted { throw CurlError(kind: .aborted, description: "stopped") }
+        if (code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK) && context.aborted {
+            throw CurlError(kind: .aborted, description: "stopped")
+        }
+        if code == CURLE_FILESIZE_EXCEEDED { throw CurlError(kind: .tooLarge, description: String(cString: curl_easy_strerror(code))) }
         guard code == CURLE_OK else {
             let kind: CurlError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .transport
             throw CurlError(kind: kind, description: String(cString: curl_easy_strerror(code)))
@@ -109,9 +119,16 @@ public final class CurlSession: Sendable {
 /// What the C callbacks fill in; used by the one thread that performs the request.
 private final class Context {
     let onData: (Data) -> Bool
+    let onProgress: (@Sendable (Int64, Int64) -> Bool)?
     var headers: [String: String] = [:]
     var aborted = false
-    init(onData: @escaping (Data) -> Bool) { self.onData = onData }
+    init(onData: @escaping (Data) -> Bool, onProgress: (@Sendable (Int64, Int64) -> Bool)?) { (self.onData, self.onProgress) = (onData, onProgress) }
+}
+
+private let progressCallback: vidar_curl_progress_callback = { raw, total, now, _, _ in
+    let context = Unmanaged<Context>.fromOpaque(raw!).takeUnretainedValue()
+    guard context.onProgress?(Int64(now), Int64(total)) ?? true else { context.aborted = true; return 1 }
+    return 0
 }
 
 private let writeCallback: vidar_curl_data_callback = { data, size, count, raw in

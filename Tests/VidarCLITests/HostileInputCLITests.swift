@@ -168,3 +168,64 @@ open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
     }
 }
 
+
+@Suite(.serialized) struct DownloadLimitTests {
+    static func cacheFiles(_ cache: URL) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? [] }
+
+    @Test func anEndlessBodyStopsAtTheLimitAndLeavesNothing() throws {
+        let cache = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let server = try DownloadServer(directory: cache)
+        defer { server.stop() }
+        let started = Date()
+        let r = try runMeasured(CLI.binary, ["models", "fetch", "--cache-dir", cache.path, "--max-size", "8M",
+                                             server.url("endless", "model-0123abcd.pth")])
+        expectFailure(r, .dataError, mentioning: "model-0123abcd.pth", "larger than its limit of 8388608 bytes")
+        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(r.peakRSSMB < 300, "streamed, not buffered: \(r.peakRSSMB) MB")
+        #expect(Self.cacheFiles(cache).isEmpty, "no partial file: \(Self.cacheFiles(cache))")
+    }
+
+    @Test func anAnnouncedSizeOverTheLimitIsRefusedBeforeDownloading() throws {
+        let cache = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let server = try DownloadServer(directory: cache)
+        defer { server.stop() }
+        let r = try CLI.run(["models", "fetch", "--cache-dir", cache.path, server.url("huge", "model-0123abcd.pth")])
+        expectFailure(r, .dataError, mentioning: "model-0123abcd.pth", "larger than its limit of 2147483648 bytes")
+        #expect(Self.cacheFiles(cache).isEmpty)
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aStoppingSignalRemovesThePartialFile(signal: Int32) throws {
+        let cache = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let server = try DownloadServer(directory: cache)
+        defer { server.stop() }
+        let child = try ChildProcess(CLI.binary, ["models", "fetch", "--cache-dir", cache.path, server.url("slow", "model-0123abcd.pth")])
+        // Under way: the partial file exists and grows.
+        #expect(waitUntil(20) { !Self.cacheFiles(cache).isEmpty })
+        child.signal(signal)
+        #expect(child.wait(timeout: 20) == 128 + signal)
+        #expect(Self.cacheFiles(cache).isEmpty, "no partial file: \(Self.cacheFiles(cache))")
+    }
+
+    @Test func aRedirectToAnotherHostIsFollowedAndSaid() throws {
+        let cache = try TestFixtures.temporaryDirectory()
+        let files = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: cache); try? FileManager.default.removeItem(at: files) }
+        let body = Data("a checkpoint, for this test's purposes\n".utf8)
+        let name = "model-\(SHA256.hex(body).prefix(8)).pth"
+        try body.write(to: files.appendingPathComponent(name))
+        let server = try DownloadServer(directory: files)
+        defer { server.stop() }
+        let r = try CLI.run(["models", "fetch", "--cache-dir", cache.path, server.url("redirect", name)])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("\(name): redirected to another host: http://localhost:\(server.port)/file/\(name)"), "\(r.stderr)")
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == cache.appendingPathComponent(name).path)
+    }
+
+    @Test func aBadSizeIsAUsageError() throws {
+        expectFailure(try CLI.run(["models", "fetch", "--max-size", "lots", "r3d_18"]), .usage, mentioning: "--max-size", "number of bytes")
+    }
+}

@@ -1,16 +1,22 @@
 // Downloads a checkpoint into the cache and keeps it only if its SHA-256 starts with the prefix its name
-// carries. The file appears under its final name only once verified, by rename(2): never a partial file.
+// carries. The file appears under its final name only once verified, by rename(2): never a partial file. The
+// body is bounded (a registered model's size, else `maxBytes`), hashed as it arrives, and the partial file is
+// removed on every failure and on cancellation (a stopping signal).
 import Foundation
 import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import VidarCurl
 
 public struct ModelFetcher {
     public var cacheDirectory: URL
     /// Called with (bytes received, bytes expected or -1), from URLSession's queue.
     public var progress: (@Sendable (Int64, Int64) -> Void)?
     public var timeout: TimeInterval = 60
+    /// The most a download may bring for a URL that is not a registered model (whose own bound applies).
+    public var maxBytes: Int64 = 2 << 30
+    /// Told when the server redirects to another host (the download follows it).
+    public var notice: (@Sendable (String) -> Void)?
+    /// Set from another thread (a signal handler) to abandon the download; its partial file is removed.
+    public let cancellation = FetchCancellation()
 
     public init(cacheDirectory: URL = ModelRegistry.cacheDirectory(), progress: (@Sendable (Int64, Int64) -> Void)? = nil) {
         self.cacheDirectory = cacheDirectory
@@ -21,11 +27,13 @@ public struct ModelFetcher {
     /// Returns the verified file's path; an already verified cached copy is reused.
     public func fetch(_ spec: String, baseURL: String = ModelRegistry.torchvisionBaseURL) throws -> String {
         let url: URL
+        var limit = maxBytes
         if let model = ModelRegistry.model(named: spec) {
             guard let u = URL(string: (baseURL.hasSuffix("/") ? baseURL : baseURL + "/") + model.fileName) else {
                 throw VidarError(.invalidRequest, "\(baseURL): not a valid base URL")
             }
             url = u
+            limit = Int64(model.maxBytes)
         } else if let u = URL(string: spec), let scheme = u.scheme, ["http", "https"].contains(scheme) {
             url = u
         } else {
@@ -39,7 +47,7 @@ public struct ModelFetcher {
         do {
             try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
         } catch {
-            throw VidarError(.cannotCreate, "\(cacheDirectory.path): cannot create the model cache directory")
+            throw VidarError(.cannotCreate, "\(cacheDirectory.path): cannot create the model cache directory (\(FileErrors.describe(error)))")
         }
         let destination = cacheDirectory.appendingPathComponent(fileName)
         if FileManager.default.fileExists(atPath: destination.path),
@@ -48,11 +56,7 @@ public struct ModelFetcher {
         }
         let temp = AtomicFile.temporarySibling(of: destination)
         defer { try? FileManager.default.removeItem(at: temp) }
-        try download(url, to: temp)
-        let digest: String
-        do { digest = try SHA256.hex(ofFile: temp.path) } catch {
-            throw VidarError(.ioFailed, "\(temp.path): cannot read the downloaded file back")
-        }
+        let digest = try download(url, to: temp, limit: limit)
         guard digest.hasPrefix(expected) else {
             throw VidarError(.invalidData, "\(url.absoluteString): SHA-256 \(digest.prefix(16))… does not start with \(expected) as its name says; download discarded")
         }
@@ -60,108 +64,63 @@ public struct ModelFetcher {
         return destination.path
     }
 
-    private func download(_ url: URL, to file: URL) throws {
-        let delegate = DownloadDelegate(file: file, progress: progress)
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = timeout
-        let session = URLSession(configuration: config, delegate: delegate, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        let task = session.dataTask(with: url)
-        task.resume()
-        // Bounded: a server that stops sending for `timeout` seconds ends the download.
-        var seen: Int64 = -1
-        while delegate.done.wait(timeout: .now() + timeout) == .timedOut {
-            let now = delegate.receivedSoFar
-            if now == seen {
-                task.cancel()
-                throw VidarError(.unavailable, "\(url.absoluteString): no data for \(Int(timeout)) s; download abandoned")
-            }
-            seen = now
+    /// Streams `url` into `file` through libcurl, hashing as it writes: the write is the transfer's pace, so memory
+    /// stays flat however fast the server sends. Returns the body's SHA-256 (hex).
+    private func download(_ url: URL, to file: URL, limit: Int64) throws -> String {
+        guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
+            throw VidarError(.cannotCreate, "\(file.path): cannot create the download file (\(FileErrors.describe(errno)))")
         }
-        if let failure = delegate.failure { throw failure }
+        defer { try? handle.close() }
+        let address = url.absoluteString
+        func tooLarge() -> VidarError {
+            VidarError(.invalidData, "\(address): the download is larger than its limit of \(limit) bytes (--max-size); nothing was kept")
+        }
+        var hash = SHA256()
+        var received: Int64 = 0
+        var writeFailure: VidarError?
+        var request = Curl.Request(url: address)
+        request.followRedirects = true
+        request.connectTimeout = min(timeout, 30)
+        request.stallTimeout = timeout
+        request.maxBytes = limit
+        let (cancellation, progress) = (self.cancellation, self.progress)
+        request.onProgress = { now, total in
+            if now > 0 { progress?(now, total > 0 ? total : -1) }
+            return !cancellation.isCancelled
+        }
+        let response: CurlResponse
+        do {
+            response = try Curl.perform(request) { data in
+                guard received + Int64(data.count) <= limit else { writeFailure = tooLarge(); return false }
+                do { try handle.write(contentsOf: data) } catch {
+                    writeFailure = VidarError(.ioFailed, "\(file.path): write failed: \(FileErrors.describe(error))")
+                    return false
+                }
+                hash.update(data)
+                received += Int64(data.count)
+                return true
+            }
+        } catch let e as CurlError {
+            if let writeFailure { throw writeFailure }
+            switch e.kind {
+            case .aborted: throw VidarError(.ioFailed, "\(address): download interrupted; nothing was kept")
+            case .tooLarge: throw tooLarge()
+            case .timeout: throw VidarError(.unavailable, "\(address): no data for \(Int(timeout)) s; download abandoned")
+            case .transport: throw VidarError(.unavailable, "\(address): \(e.description)")
+            }
+        }
+        guard response.status == 200 else { throw VidarError(.unavailable, "\(address): server answered HTTP \(response.status)") }
+        if let to = URL(string: response.effectiveURL)?.host, to != url.host {
+            notice?("redirected to another host: \(Redaction.redact(response.effectiveURL))")
+        }
+        return hash.finalize()
     }
 }
 
-/// Streams the response body straight to disk so memory stays flat for a 127 MB checkpoint. URLSession calls
-/// it on its own queue while `download` waits on `done`: all mutable state is behind one Mutex.
-private final class DownloadDelegate: NSObject, URLSessionDataDelegate, Sendable {
-    let file: URL
-    let progress: (@Sendable (Int64, Int64) -> Void)?
-    let done = DispatchSemaphore(value: 0)
-
-    private struct State {
-        var handle: FileHandle?
-        var received: Int64 = 0
-        var expected: Int64 = -1
-        var failure: VidarError?
-        var finished = false
-    }
-    private let state = Mutex(State())
-
-    var receivedSoFar: Int64 { state.withLock { $0.received } }
-    var failure: VidarError? { state.withLock { $0.failure } }
-
-    init(file: URL, progress: (@Sendable (Int64, Int64) -> Void)?) {
-        self.file = file
-        self.progress = progress
-    }
-
-    /// Records the first failure and signals completion once, whichever callback gets there first (a cancelled
-    /// task may never complete on Linux).
-    private func finish(_ failure: VidarError? = nil) {
-        state.withLock { s in
-            if s.failure == nil { s.failure = failure }
-            guard !s.finished else { return }
-            s.finished = true
-            try? s.handle?.close()
-            done.signal()
-        }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        let url = response.url?.absoluteString ?? "download"
-        if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-            completionHandler(.cancel)
-            finish(VidarError(.unavailable, "\(url): server answered HTTP \(http.statusCode)"))
-            return
-        }
-        guard FileManager.default.createFile(atPath: file.path, contents: nil),
-              let h = FileHandle(forWritingAtPath: file.path) else {
-            completionHandler(.cancel)
-            finish(VidarError(.cannotCreate, "\(file.path): cannot create the download file"))
-            return
-        }
-        state.withLock { $0.handle = h; $0.expected = response.expectedContentLength }
-        completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let written: Result<(Int64, Int64), any Error> = state.withLock { s in
-            Result {
-                try s.handle?.write(contentsOf: data)
-                s.received += Int64(data.count)
-                return (s.received, s.expected)
-            }
-        }
-        switch written {
-        case .success(let (received, expected)):
-            progress?(received, expected)
-        case .failure(let error):
-            dataTask.cancel()
-            finish(VidarError(.ioFailed, "\(file.path): write failed: \(error.localizedDescription)"))
-        }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        let url = task.originalRequest?.url?.absoluteString ?? "download"
-        let (received, expected) = state.withLock { ($0.received, $0.expected) }
-        if let error {
-            finish(VidarError(.unavailable, "\(url): \(error.localizedDescription)"))
-        } else if expected >= 0, received != expected {
-            finish(VidarError(.unavailable, "\(url): connection closed after \(received) of \(expected) bytes"))
-        } else {
-            finish()
-        }
-    }
+/// Abandons a download from any thread.
+public final class FetchCancellation: Sendable {
+    private let flag = Atomic(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .releasing) }
+    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }

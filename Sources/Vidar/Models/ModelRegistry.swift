@@ -6,6 +6,8 @@ public struct RegisteredModel: Sendable {
     public let name: String
     /// torchvision's file name; the part after the last '-' is the SHA-256 prefix of its content.
     public let fileName: String
+    /// A bound on the download: the checkpoint's float32 parameters (4 bytes each) with a quarter to spare.
+    public let maxBytes: Int
 }
 
 public enum ModelRegistry {
@@ -13,9 +15,9 @@ public enum ModelRegistry {
     public static let torchvisionBaseURL = "https://download.pytorch.org/models/"
 
     public static let models: [RegisteredModel] = [
-        RegisteredModel(name: "r3d_18", fileName: "r3d_18-b3b3357e.pth"),
-        RegisteredModel(name: "mc3_18", fileName: "mc3_18-a90a0ba3.pth"),
-        RegisteredModel(name: "r2plus1d_18", fileName: "r2plus1d_18-91a641e6.pth"),
+        RegisteredModel(name: "r3d_18", fileName: "r3d_18-b3b3357e.pth", maxBytes: 33_371_472 * 5),
+        RegisteredModel(name: "mc3_18", fileName: "mc3_18-a90a0ba3.pth", maxBytes: 11_695_440 * 5),
+        RegisteredModel(name: "r2plus1d_18", fileName: "r2plus1d_18-91a641e6.pth", maxBytes: 31_505_325 * 5),
     ]
 
     public static func model(named name: String) -> RegisteredModel? { models.first { $0.name == name } }
