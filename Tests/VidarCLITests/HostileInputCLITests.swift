@@ -229,3 +229,29 @@ open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
         expectFailure(try CLI.run(["models", "fetch", "--max-size", "lots", "r3d_18"]), .usage, mentioning: "--max-size", "number of bytes")
     }
 }
+
+@Suite(.serialized) struct OutputErrorTests {
+    /// `vidar label` writing into a small tmpfs mounted in a private mount namespace (unshare -rm: no privileges
+    /// needed, nothing visible outside), prepared by `setup` (a shell command run there first).
+    static func labelInto(_ setup: String) throws -> ProcessResult {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let mnt = dir.appendingPathComponent("mnt").path
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let video = try CLI.fixture("videos/h264.mp4")
+        return try runProcess("/usr/bin/unshare", ["-rm", "/bin/sh", "-c",
+                              "\(setup) && exec '\(CLI.binary)' label --quiet -o '\(mnt)/out.json' '\(video)'", "sh", mnt])
+    }
+
+    @Test func aFullDiskSaysSo() throws {
+        let r = try Self.labelInto("mount -t tmpfs -o size=16k tmpfs \"$1\" && (head -c 1048576 /dev/zero > \"$1/fill\" || true)")
+        #expect(r.status == ExitCode.ioError.rawValue || r.status == ExitCode.cannotCreate.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains("out.json: cannot") && r.stderr.contains("no space left on the device"), "\(r.stderr)")
+    }
+
+    @Test func aReadOnlyFilesystemSaysSo() throws {
+        let r = try Self.labelInto("mount -t tmpfs -o ro tmpfs \"$1\"")
+        #expect(r.status == ExitCode.cannotCreate.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains("out.json: cannot create the output file: the filesystem is read-only"), "\(r.stderr)")
+    }
+}
