@@ -37,7 +37,7 @@ public struct SourceOptions: Sendable {
     public static let defaultMaxPixels = 8192 * 8192
     /// Applied to every frame as soon as it is converted (the pipeline passes the model's resize): what is held
     /// downstream — the resampler's last frame, a clip's frames — is then the network's size, not the video's.
-    public var prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
+    public var resize: FrameResize?
 
     public init(format: String? = nil, ffmpegOptions: [String: String] = [:], streamIndex: Int? = nil,
                 timeout: Double = 10, decodeThreads: Int = 0) {
@@ -46,6 +46,17 @@ public struct SourceOptions: Sendable {
         self.streamIndex = streamIndex
         self.timeout = timeout
         self.decodeThreads = decodeThreads
+    }
+}
+
+/// A resize to `width`×`height` RGB24 that reads its source in place: (pixels, width, height, bytes per row) →
+/// the packed result. Lets MediaSource resize straight out of swscale's aligned buffer, never packing a full-size
+/// copy first.
+public struct FrameResize: Sendable {
+    public let width: Int, height: Int
+    public let apply: @Sendable (UnsafePointer<UInt8>, Int, Int, Int) -> [UInt8]
+    public init(width: Int, height: Int, apply: @escaping @Sendable (UnsafePointer<UInt8>, Int, Int, Int) -> [UInt8]) {
+        (self.width, self.height, self.apply) = (width, height, apply)
     }
 }
 
@@ -91,7 +102,7 @@ public final class MediaSource {
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     /// swscale's destination, 64-byte aligned, reused for every frame of a size.
-    private let prepareFrame: (@Sendable (VideoFrame) -> VideoFrame)?
+    private let resize: FrameResize?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
     private let deadline: UnsafeMutablePointer<vidar_deadline>
@@ -224,7 +235,7 @@ public final class MediaSource {
         self.url = url
         self.timeout = options.timeout
         self.frameTimeout = options.frameTimeout
-        self.prepareFrame = options.prepareFrame
+        self.resize = options.resize
         self.deadline = deadline
         self.format = format
         self.codec = codec
@@ -350,12 +361,6 @@ public final class MediaSource {
                 }
             }
         }
-        let rgb = [UInt8](unsafeUninitializedCapacity: row * Int(h)) { buf, n in
-            for y in 0..<Int(h) {
-                (buf.baseAddress! + y * row).initialize(from: (scratch + y * alignedRow).assumingMemoryBound(to: UInt8.self), count: row)
-            }
-            n = row * Int(h)
-        }
         let ts = f.pointee.best_effort_timestamp
         var time: Double
         if ts != VIDAR_AV_NOPTS_VALUE {
@@ -365,10 +370,23 @@ public final class MediaSource {
             time = lastTime.isFinite ? lastTime + 1 / (info.frameRate ?? 25) : 0
         }
         lastTime = time
-        let decoded = VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: framesDecoded)
-        framesDecoded += 1
-        let shown = orientation.apply(decoded)
-        return prepareFrame.map { $0(shown) } ?? shown
+        defer { framesDecoded += 1 }
+        let pixels = scratch.assumingMemoryBound(to: UInt8.self)
+        if let resize, orientation == .identity, resize.width != Int(w) || resize.height != Int(h) {
+            // Straight from swscale's rows to the model's size: no full-size packed copy.
+            return VideoFrame(width: resize.width, height: resize.height, rgb: resize.apply(pixels, Int(w), Int(h), alignedRow),
+                              time: time, index: framesDecoded)
+        }
+        let rgb = [UInt8](unsafeUninitializedCapacity: row * Int(h)) { buf, n in
+            for y in 0..<Int(h) {
+                (buf.baseAddress! + y * row).initialize(from: pixels + y * alignedRow, count: row)
+            }
+            n = row * Int(h)
+        }
+        let shown = orientation.apply(VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: framesDecoded))
+        guard let resize, resize.width != shown.width || resize.height != shown.height else { return shown }
+        let small = shown.rgb.withUnsafeBufferPointer { resize.apply($0.baseAddress!, shown.width, shown.height, shown.width * 3) }
+        return VideoFrame(width: resize.width, height: resize.height, rgb: small, time: time, index: shown.index)
     }
 
     private func arm() { Self.arm(deadline, timeout) }

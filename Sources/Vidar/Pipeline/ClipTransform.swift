@@ -20,12 +20,13 @@ public struct ClipTransform: Sendable, Codable, Equatable {
         (self.resize, self.crop, self.mean, self.std) = (resize, crop, mean, std)
     }
 
-    /// A frame resized as `apply` resizes it: frames already at `resize` pass through `apply` unchanged.
-    public func resized(_ f: VideoFrame) -> VideoFrame {
-        if f.width == resize[1] && f.height == resize[0] { return f }
-        return VideoFrame(width: resize[1], height: resize[0],
-                          rgb: Self.resizeBilinear(f.rgb, width: f.width, height: f.height, toWidth: resize[1], toHeight: resize[0]),
-                          time: f.time, index: f.index)
+    /// The resize `apply` starts with, for the decoder to run as frames arrive (reading swscale's rows in place):
+    /// frames already at `resize` then pass through `apply` unchanged.
+    public var frameResize: FrameResize {
+        let (oh, ow) = (resize[0], resize[1])
+        return FrameResize(width: ow, height: oh) { pixels, width, height, rowBytes in
+            Self.resizeBilinear(pixels, width: width, height: height, rowBytes: rowBytes, toWidth: ow, toHeight: oh)
+        }
     }
 
     /// Frames (each H×W×3 RGB24, same size) → a (3, T, cropH, cropW) tensor.
@@ -56,6 +57,11 @@ public struct ClipTransform: Sendable, Codable, Equatable {
     /// PyTorch's upsample_bilinear2d (align_corners=False, no antialias) on a uint8 image cast to float32,
     /// rounded half-to-even back to uint8 as torchvision's resize does for uint8 tensors.
     static func resizeBilinear(_ src: [UInt8], width: Int, height: Int, toWidth ow: Int, toHeight oh: Int) -> [UInt8] {
+        src.withUnsafeBufferPointer { resizeBilinear($0.baseAddress!, width: width, height: height, rowBytes: width * 3, toWidth: ow, toHeight: oh) }
+    }
+
+    /// The same, reading rows `rowBytes` apart (an aligned buffer).
+    static func resizeBilinear(_ s: UnsafePointer<UInt8>, width: Int, height: Int, rowBytes: Int, toWidth ow: Int, toHeight oh: Int) -> [UInt8] {
         struct Tap { let i0: Int, i1: Int, w0: Float, w1: Float }
         // ATen's precisions, matched on purpose: the scale is float32, the source index and the lambdas are
         // computed in double (its accumulate type), the weights stored as float32. Plain float32 index math
@@ -73,17 +79,15 @@ public struct ClipTransform: Sendable, Codable, Equatable {
         }
         let ys = taps(height, oh), xs = taps(width, ow)
         var out = [UInt8](repeating: 0, count: ow * oh * 3)
-        src.withUnsafeBufferPointer { s in
-            for (y, ty) in ys.enumerated() {
-                for (x, tx) in xs.enumerated() {
-                    for c in 0..<3 {
-                        func p(_ r: Int, _ q: Int) -> Float { Float(s[(r * width + q) * 3 + c]) }
-                        // Same association as ATen's separable interpolate: width first, then height.
-                        let top = p(ty.i0, tx.i0) * tx.w0 + p(ty.i0, tx.i1) * tx.w1
-                        let bottom = p(ty.i1, tx.i0) * tx.w0 + p(ty.i1, tx.i1) * tx.w1
-                        let v = top * ty.w0 + bottom * ty.w1
-                        out[(y * ow + x) * 3 + c] = UInt8(min(max(v.rounded(.toNearestOrEven), 0), 255))
-                    }
+        for (y, ty) in ys.enumerated() {
+            for (x, tx) in xs.enumerated() {
+                for c in 0..<3 {
+                    func p(_ r: Int, _ q: Int) -> Float { Float(s[r * rowBytes + q * 3 + c]) }
+                    // Same association as ATen's separable interpolate: width first, then height.
+                    let top = p(ty.i0, tx.i0) * tx.w0 + p(ty.i0, tx.i1) * tx.w1
+                    let bottom = p(ty.i1, tx.i0) * tx.w0 + p(ty.i1, tx.i1) * tx.w1
+                    let v = top * ty.w0 + bottom * ty.w1
+                    out[(y * ow + x) * 3 + c] = UInt8(min(max(v.rounded(.toNearestOrEven), 0), 255))
                 }
             }
         }

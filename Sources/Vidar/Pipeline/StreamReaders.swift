@@ -7,16 +7,12 @@ import VidarVideo
 extension ClipStream {
     /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`. With a
     /// time range, only the clips of a full pass that start inside it, from the same frames (see `positioned`).
-    /// Every frame is resized for the model as it is decoded (what the transform does first, byte for byte), so
-    /// the stream never holds more than the one full-size frame being converted.
-    private var resizeForModel: @Sendable (VideoFrame) -> VideoFrame {
-        { [transform = model.preprocessing.transform] in transform.resized($0) }
-    }
-
     func readFile(_ path: String) {
         var sourceOptions = options.source
         sourceOptions.stopToken = stopToken
-        sourceOptions.prepareFrame = resizeForModel
+        // Every frame is resized for the model as it is decoded (what the transform does first, byte for byte),
+        // so the stream never holds more than the full-size frame being converted.
+        sourceOptions.resize = model.preprocessing.transform.frameResize
         do {
             let source = try MediaSource(url: path, options: sourceOptions)
             setInfo(source.info)
@@ -94,7 +90,9 @@ extension ClipStream {
         var everConnected = false
         var sourceOptions = options.source
         sourceOptions.stopToken = stopToken
-        sourceOptions.prepareFrame = resizeForModel
+        // Every frame is resized for the model as it is decoded (what the transform does first, byte for byte),
+        // so the stream never holds more than the full-size frame being converted.
+        sourceOptions.resize = model.preprocessing.transform.frameResize
         // Decoded-frame index → seconds since startWall when it arrived, for the clips' first frames.
         var arrivals = [(index: Int, at: Double)](repeating: (-1, 0), count: 1024)
         while !isStopped {
