@@ -101,8 +101,9 @@ public final class MediaSource {
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
-    /// swscale's destination, 64-byte aligned, reused for every frame of a size.
+    /// The model's resize, applied to every frame as it is converted.
     private let resize: FrameResize?
+    /// swscale's destination, 64-byte aligned, reused for every frame of a size.
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
     private let deadline: UnsafeMutablePointer<vidar_deadline>

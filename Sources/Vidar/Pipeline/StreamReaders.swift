@@ -5,14 +5,20 @@ import Synchronization
 import VidarVideo
 
 extension ClipStream {
+    /// The source options with this stream's stop token and the model's resize: every frame is resized as it is
+    /// decoded (what the transform does first, byte for byte), so the stream never holds more than the full-size
+    /// frame being converted.
+    private var decodeOptions: SourceOptions {
+        var o = options.source
+        o.stopToken = stopToken
+        o.resize = model.preprocessing.transform.frameResize
+        return o
+    }
+
     /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`. With a
     /// time range, only the clips of a full pass that start inside it, from the same frames (see `positioned`).
     func readFile(_ path: String) {
-        var sourceOptions = options.source
-        sourceOptions.stopToken = stopToken
-        // Every frame is resized for the model as it is decoded (what the transform does first, byte for byte),
-        // so the stream never holds more than the full-size frame being converted.
-        sourceOptions.resize = model.preprocessing.transform.frameResize
+        let sourceOptions = decodeOptions
         do {
             let source = try MediaSource(url: path, options: sourceOptions)
             setInfo(source.info)
@@ -88,11 +94,7 @@ extension ClipStream {
         var lostAt: Double?
         var lastStreamTime = 0.0, lastGap = 0.04
         var everConnected = false
-        var sourceOptions = options.source
-        sourceOptions.stopToken = stopToken
-        // Every frame is resized for the model as it is decoded (what the transform does first, byte for byte),
-        // so the stream never holds more than the full-size frame being converted.
-        sourceOptions.resize = model.preprocessing.transform.frameResize
+        let sourceOptions = decodeOptions
         // Decoded-frame index → seconds since startWall when it arrived, for the clips' first frames.
         var arrivals = [(index: Int, at: Double)](repeating: (-1, 0), count: 1024)
         while !isStopped {
@@ -105,7 +107,7 @@ extension ClipStream {
                 if isStopped { return }
                 setInfo(source.info)
                 var builder = ClipBuilder(options: options.sampling)
-                    var offset: Double?
+                var offset: Double?
                 var firstPTS = 0.0
                 while let frame = try source.nextFrame() {
                     if offset == nil {
