@@ -58,7 +58,10 @@ func runDecodeBench(_ argv: [String]) {
             for _ in 0..<options.runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 do {
-                    let source = try MediaSource(url: path, options: SourceOptions(decodeThreads: threads))
+                    // As the pipeline decodes: the model's resize applied to each frame as it is converted.
+                    var sourceOptions = SourceOptions(decodeThreads: threads)
+                    sourceOptions.resize = ClipTransform.kinetics.frameResize
+                    let source = try MediaSource(url: path, options: sourceOptions)
                     frames = 0
                     while let frame = try source.nextFrame() {
                         _ = ClipTransform.kinetics.apply([frame])
