@@ -90,14 +90,24 @@ enum Archive {
         let workers = try (0..<3).map { try worker($0) }
         var killedDuring: String?
         let deadline = Date().addingTimeInterval(120)
-        while killedDuring == nil, workers[1].poll() == nil, Date() < deadline {
-            // Once it has finished two inputs, kill it while it works on the next.
+        func progress() -> (done: Int, busy: String?) {
             let mine = Archive.index(out).filter { ($0["worker"] as? String)?.hasSuffix(":\(workers[1].pid)") == true }
             var open: [String: Bool] = [:]
             for r in mine { open[r["input"] as! String] = r["status"] as? String == "started" }
-            if let busy = open.first(where: { $0.value })?.key, mine.filter({ $0["status"] as? String != "started" }).count >= 2 {
-                workers[1].signal(SIGKILL)
-                killedDuring = busy
+            return (mine.filter { $0["status"] as? String != "started" }.count, open.first { $0.value }?.key)
+        }
+        while killedDuring == nil, workers[1].poll() == nil, Date() < deadline {
+            // Once it has finished two inputs, kill it while it works on the next. It is frozen (SIGSTOP) before its
+            // index lines are read, so what they say still holds when the kill lands; between inputs, it goes on.
+            if progress().done >= 2 {
+                workers[1].signal(SIGSTOP)
+                usleep(20_000)
+                if let busy = progress().busy {
+                    workers[1].signal(SIGKILL)
+                    killedDuring = busy
+                } else {
+                    workers[1].signal(SIGCONT)
+                }
             }
             usleep(2_000)
         }
