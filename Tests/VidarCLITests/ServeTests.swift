@@ -67,11 +67,12 @@ import Vidar
         #expect(readyStatus == 503 && readyBody.contains("stream dead") && readyBody.contains("stream garbage"), "\(readyBody)")
         #expect(try served.request("GET", "/livez").0 == 200)
 
-        // Isolation: over the next seconds every good stream keeps producing clips.
+        // Isolation: over the next seconds every good stream keeps producing clips (a held-up one makes none; 12 s so
+        // that a loaded 2-core CI machine still shows 3).
         let before = try good.map { try #require(try served.stream($0)?["clips"] as? Int) }
-        sleep(6)
+        sleep(12)
         let after = try good.map { try #require(try served.stream($0)?["clips"] as? Int) }
-        for (name, (b, a)) in zip(good, zip(before, after)) { #expect(a - b >= 3, "\(name): \(b) → \(a) clips in 6 s") }
+        for (name, (b, a)) in zip(good, zip(before, after)) { #expect(a - b >= 3, "\(name): \(b) → \(a) clips in 12 s") }
         #expect(try #require(try served.stream("garbage")?["reconnects"] as? Int) >= 1, "garbage is retried, not fatal")
 
         // The HTTP camera dies and comes back; so do the RTSP relay's publisher and the relay itself.
