@@ -82,16 +82,25 @@ func runEngineBench(_ argv: [String]) {
 
     var results: [Measurement] = []
     // Each backend is validated against torchvision before it is timed: a fast wrong answer is not a result.
-    var backends: [(String, ConvolutionBackend)] = [("vidar-gemm-openblas", GemmConvolution())]
-    if let dnnl = try? OneDNNConvolution() { backends.insert(("vidar-onednn", dnnl), at: 0) }
+    // fp32 must match torchvision to 1e-4 of the largest logit; bf16 (an 8-bit mantissa) to 5e-2 with the same
+    // top class — its agreement over many clips is measured by the precision tests, not here.
+    var backends: [(String, ConvolutionBackend, Precision)] = [("vidar-gemm-openblas", GemmConvolution(), .fp32)]
+    if let dnnl = try? OneDNNConvolution() {
+        backends.insert(contentsOf: [("vidar-onednn-fp32", dnnl, .fp32), ("vidar-onednn-bf16", dnnl, .bf16)], at: 0)
+    }
     var relativeError: Float = 0
-    for (name, backend) in backends {
-        let session = InferenceSession(network: network, backend: backend, threads: options.threads)
+    for (name, backend, precision) in backends {
+        let session = InferenceSession(network: network, backend: backend, threads: options.threads, precision: precision)
         guard let check = try? session.logits(input) else { fail("\(name): inference failed") }
         let scale = reference.data.map(abs).max()!
         let error = zip(check.data, reference.data).map { abs($0 - $1) }.max()! / scale
-        guard error <= 1e-4 else { fail("\(name): logits differ from torchvision's by \(error) (relative): not timing a wrong result") }
-        relativeError = max(relativeError, error)
+        let tolerance: Float = precision == .fp32 ? 1e-4 : 5e-2
+        let top1 = { (t: [Float]) in t.indices.max { t[$0] < t[$1] }! }
+        guard error <= tolerance, top1(check.data) == top1(reference.data) else {
+            fail("\(name): logits differ from torchvision's by \(error) (relative): not timing a wrong result")
+        }
+        if precision == .fp32 { relativeError = max(relativeError, error) }
+        print("\(name): max |Δ|/max|logit| vs torchvision \(error)")
         for _ in 0..<options.warmup { _ = try? session.logits(input) }
         var times: [Double] = []
         for _ in 0..<options.runs {
@@ -142,7 +151,7 @@ func runEngineBench(_ argv: [String]) {
         }
         var ratios: [String: Double] = [:]
         for r in results where !r.name.hasPrefix("vidar") {
-            for (b, _) in backends { ratios["\(r.name)/\(b)"] = ratio(r, to: b) }
+            for (b, _, _) in backends { ratios["\(r.name)/\(b)"] = ratio(r, to: b) }
         }
         let report = Report(commit: commit, cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount, threads: options.threads,
                             openblas_core: BLAS.coreName, openblas_coretype_env: coretype, model: options.model,

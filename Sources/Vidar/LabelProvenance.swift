@@ -50,6 +50,8 @@ struct SettingsFingerprint: Encodable {
     var transform: ClipTransform
     var aggregator: AggregatorOptions
     var backend: String
+    /// nil for fp32, so that timelines from before the choice existed keep their fingerprint.
+    var precision: String?
     var topK: Int
     var clips: Bool
 

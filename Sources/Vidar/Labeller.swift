@@ -23,6 +23,8 @@ public struct LabelOptions: Sendable {
     public var fullHash = false
     /// The convolution backend's name, for the settings fingerprint (backends differ in the last bits).
     public var backendName = "auto"
+    /// The number format the network runs in.
+    public var precision = Precision.fp32
 
     public init(sampling: SamplingOptions, aggregator: AggregatorOptions) {
         self.sampling = sampling
@@ -74,17 +76,19 @@ public final class Labeller {
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.model = model
         self.options = options
-        session = InferenceSession(network: model.network, backend: backend, threads: threads)
+        session = InferenceSession(network: model.network, backend: backend, threads: threads, precision: options.precision)
         modelSHA256 = (try? SHA256.hex(ofFile: model.path)) ?? "unknown"
         settingsSHA256 = SettingsFingerprint(modelSha256: modelSHA256, labels: model.labels ?? [], sampling: options.sampling,
                                              transform: model.preprocessing.transform, aggregator: options.aggregator,
-                                             backend: options.backendName, topK: options.topK, clips: options.keepClips).sha256
+                                             backend: options.backendName,
+                                             precision: options.precision == .fp32 ? nil : options.precision.rawValue, topK: options.topK, clips: options.keepClips).sha256
     }
 
     /// What a timeline of `path` labelled now would record as its provenance (`--resume` compares it).
     public func provenance(of path: String) throws -> Timeline.Provenance {
         Timeline.Provenance(vidarVersion: Installation.version, input: try Timeline.InputIdentity.of(file: path, fullHash: options.fullHash),
-                            modelSha256: modelSHA256, settingsSha256: settingsSHA256)
+                            modelSha256: modelSHA256, settingsSha256: settingsSHA256,
+                            precision: options.precision.rawValue)
     }
 
     /// Labels one input. After `cancellation.cancel()` the run stops and the timeline covers what was processed,

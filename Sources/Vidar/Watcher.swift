@@ -17,6 +17,8 @@ public struct WatchOptions: Sendable {
     public var updateInterval: Double?
     /// Clips buffered between decode and inference; older ones are dropped when inference falls behind.
     public var ringCapacity = 2
+    /// The number format the network runs in.
+    public var precision = Precision.fp32
 
     public init(sampling: SamplingOptions, aggregator: AggregatorOptions) {
         self.sampling = sampling
@@ -68,12 +70,13 @@ public final class Watcher {
         self.name = name
         self.emit = ordered
         self.owed = owed
-        session = InferenceSession(network: model.network, backend: backend, threads: threads)
+        session = InferenceSession(network: model.network, backend: backend, threads: threads, precision: options.precision)
         let sha = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
         started = .streamStarted(.init(source: Redaction.redact(url), utc: utcString(Date()), vidarVersion: Installation.version,
                                        model: model.network.config.name, modelSha256Prefix: sha,
                                        samplingFps: options.sampling.fps, clipLength: options.sampling.clipLength,
-                                       stride: options.sampling.stride, aggregator: options.aggregator))
+                                       stride: options.sampling.stride, aggregator: options.aggregator,
+                                       precision: options.precision.rawValue))
     }
 
     /// Runs until `stop()` (returns .finished) or until the reconnection attempts are used up (.gaveUp).

@@ -41,10 +41,13 @@ enum InferCommand: Command {
         do { backend = try Backends.named(backendName) } catch {
             throw VidarError(.unavailable, "backend \(backendName): \(error)")
         }
+        let precision = try SharedOptions.precision(try args.choice("--precision", in: Precision.choices) ?? "fp32",
+                                                    backend: backend)
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsPath)
         let input = try readTensor(inputPath)
         if let problem = model.network.inputShapeError(input.shape) { throw VidarError(.invalidData, "\(inputPath): \(problem)") }
-        let logits = try InferenceSession(network: model.network, backend: backend, threads: threads).logits(input)
+        let logits = try InferenceSession(network: model.network, backend: backend, threads: threads,
+                                        precision: precision).logits(input)
         try AtomicFile.write(NPY.encode(logits), to: outputPath)
         if topk > 0 { printTop(logits, k: topk, labels: model.labels) }
         return .success

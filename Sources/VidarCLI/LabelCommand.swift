@@ -77,7 +77,7 @@ enum LabelCommand: Command {
             throw UsageError("--resume compares existing outputs: write them to files (-o DIR/)")
         }
 
-        let (model, backend, sampling, aggregator) = try settings.load()
+        let (model, backend, precision, sampling, aggregator) = try settings.load()
         var options = LabelOptions(sampling: sampling, aggregator: aggregator)
         options.batch = batch
         options.keepClips = args.flag("--clips")
@@ -87,6 +87,7 @@ enum LabelCommand: Command {
         options.range = range
         options.fullHash = args.flag("--full-hash")
         options.backendName = settings.backendName
+        options.precision = precision
         let labeller = Labeller(model: model, options: options, backend: backend, threads: settings.threads)
         let cancellation = labeller.cancellation
         let signals = StopSignals { cancellation.cancel() }

@@ -79,12 +79,13 @@ enum WatchCommand: Command {
         var spool = args.string("--spool").map { SpoolSettings(directory: URL(fileURLWithPath: $0)) }
             ?? (remote ? SpoolSettings(directory: SpoolSettings.defaultDirectory("watch-\(name)")) : nil)
         if let maxBytes = try args.int("--spool-max-bytes", in: 1 << 14...(1 << 40)) { spool?.maxBytes = maxBytes }
-        let (model, backend, sampling, aggregator) = try settings.load()
+        let (model, backend, precision, sampling, aggregator) = try settings.load()
         var options = WatchOptions(sampling: sampling, aggregator: aggregator)
         options.source = source
         options.live = live
         options.updateInterval = updates
         options.statsInterval = statsInterval
+        options.precision = precision
         let shown = Redaction.redact(url)
         if let notice = model.notice, !quiet { LabelCommand.printNote(notice) }
         let show: @Sendable (WatchStatus) -> Void = { status($0, url: shown) }

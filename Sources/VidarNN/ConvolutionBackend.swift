@@ -34,6 +34,8 @@ public final class Workspace {
     let products = Buffer()
     /// oneDNN's stream and scratchpad for this workspace, made by the first oneDNN convolution run with it.
     var onednn: OneDNNConvolution.StreamState?
+    /// The buffers of the whole-network oneDNN plan this workspace last ran.
+    var plan: OneDNNConvolution.PlanState?
 
     public init() {}
 }

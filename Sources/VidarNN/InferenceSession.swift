@@ -8,19 +8,21 @@ public final class InferenceSession {
     public let backend: ConvolutionBackend
     /// Compute threads of this session's calls (OpenMP's count is set per calling thread).
     public let threads: Int
+    public let precision: Precision
     private let workspace = Workspace()
 
     public init(network: VideoResNet, backend: ConvolutionBackend = Backends.standard,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, precision: Precision = .fp32) {
         self.network = network
         self.backend = backend
         self.threads = max(1, threads)
+        self.precision = precision
     }
 
     /// (N, C, T, H, W) clips → (N, classes) logits.
     public func logits(_ input: Tensor) throws -> Tensor {
         OpenMP.setThreads(threads)
-        return try network.logits(input, backend: backend, workspace: workspace)
+        return try network.logits(input, backend: backend, precision: precision, workspace: workspace)
     }
 
     /// Clips of one shape (each C×T×H×W, `clipShape`) as one batch → each clip's softmax probabilities.

@@ -9,8 +9,8 @@ import Foundation
 import Synchronization
 
 public final class OneDNNConvolution: ConvolutionBackend {
-    private let engine: Engine
-    private let cache = Mutex(Cache())
+    let engine: Engine
+    let cache = Mutex(Cache())
 
     /// How many primitives are compiled now (for tests of the bound).
     public var compiledCount: Int { cache.withLock { $0.compiled.count } }
@@ -31,6 +31,8 @@ public final class OneDNNConvolution: ConvolutionBackend {
         var compiled: [Key: Compiled] = [:]
         /// A layer's weights in each oneDNN layout some input shape chose for it.
         var packed: [Int: [PackedWeights]] = [:]
+        /// Whole-network plans (OneDNNNetworkPlan.swift), by network, input shape, precision and threads.
+        var plans: [PlanKey: NetworkPlan] = [:]
     }
 
     /// The CPU engine: oneDNN engines are thread-safe, the wrapper only owns its lifetime.
@@ -151,13 +153,36 @@ public final class OneDNNConvolution: ConvolutionBackend {
     private func compile(_ conv: FoldedConv3d, _ x: Activation, _ key: Key, into cache: inout Cache) throws -> Compiled {
         let g = conv.geometry
         let o = try g.checkedOutputSize(x)
+        let pd = try primitiveDescriptor(conv, n: x.n, input: Dims3(x.t, x.h, x.w), output: o, layout: dnnl_ndhwc,
+                                         type: dnnl_f32, residual: key.residual, relu: key.relu)
+        defer { dnnl_primitive_desc_destroy(pd) }
+        let srcMD = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)!.pointee
+        let dstMD = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)!.pointee
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, pd), "primitive")
+
+        let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
+        if cache.compiled.count >= Self.maxCompiled {
+            cache.compiled.removeAll()
+            cache.packed.removeAll()
+        }
+        let packed = try packedWeights(conv, layout: chosen, cache: &cache)
+        let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
+        let c = Compiled(primitive: primitive!, packed: packed, src: srcMD, dst: dstMD, scratchpad: scratchpad)
+        cache.compiled[key] = c
+        return c
+    }
+
+    /// A convolution's primitive descriptor (caller destroys it): `layout` for src and dst (`any` lets oneDNN
+    /// choose), weights in the layout oneDNN prefers, an fp32 bias, then the residual sum and ReLU as post-ops.
+    func primitiveDescriptor(_ conv: FoldedConv3d, n: Int, input: Dims3, output o: Dims3, layout: dnnl_format_tag_t,
+                             type: dnnl_data_type_t, residual: Bool, relu: Bool) throws -> dnnl_primitive_desc_t {
+        let g = conv.geometry
         var srcMD = dnnl_memory_desc_t(), dstMD = dnnl_memory_desc_t(), anyWeights = dnnl_memory_desc_t()
-        var biasMD = dnnl_memory_desc_t(), userWeights = dnnl_memory_desc_t()
-        let weightDims: [Int64] = g.torchWeightShape.map(Int64.init)
-        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [x.n, g.inChannels, x.t, x.h, x.w].map(Int64.init), dnnl_f32, dnnl_ndhwc), "src")
-        try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [x.n, g.outChannels, o.t, o.h, o.w].map(Int64.init), dnnl_f32, dnnl_ndhwc), "dst")
-        try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, weightDims, dnnl_f32, dnnl_format_tag_any), "weights")
-        try check(dnnl_memory_desc_init_by_tag(&userWeights, 5, weightDims, dnnl_f32, dnnl_oidhw), "user weights")
+        var biasMD = dnnl_memory_desc_t()
+        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, layout), "src")
+        try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [n, g.outChannels, o.t, o.h, o.w].map(Int64.init), type, layout), "dst")
+        try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, g.torchWeightShape.map(Int64.init), type, dnnl_format_tag_any), "weights")
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")
         var desc = dnnl_convolution_desc_t()
         let strides = [g.stride.t, g.stride.h, g.stride.w].map(Int64.init)
@@ -166,45 +191,42 @@ public final class OneDNNConvolution: ConvolutionBackend {
         func rightPadding(_ input: Int, _ output: Int, _ kernel: Int, _ stride: Int, _ left: Int) -> Int64 {
             Int64((output - 1) * stride + kernel - input - left)
         }
-        let paddingR = [rightPadding(x.t, o.t, g.kernel.t, g.stride.t, g.padding.t),
-                        rightPadding(x.h, o.h, g.kernel.h, g.stride.h, g.padding.h),
-                        rightPadding(x.w, o.w, g.kernel.w, g.stride.w, g.padding.w)]
+        let paddingR = [rightPadding(input.t, o.t, g.kernel.t, g.stride.t, g.padding.t),
+                        rightPadding(input.h, o.h, g.kernel.h, g.stride.h, g.padding.h),
+                        rightPadding(input.w, o.w, g.kernel.w, g.stride.w, g.padding.w)]
         try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &srcMD, &anyWeights,
                                                      &biasMD, &dstMD, strides, padding, paddingR), "convolution descriptor")
         var postOps: dnnl_post_ops_t?
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_post_ops_create(&postOps), "post-ops")
         defer { dnnl_post_ops_destroy(postOps) }
-        if key.residual { try check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
-        if key.relu { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
+        if residual { try check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
+        if relu { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
         try check(dnnl_primitive_attr_create(&attr), "attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
         try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
         try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "user scratchpad")
         var pd: dnnl_primitive_desc_t?
         try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine.handle, nil), "primitive descriptor")
-        defer { dnnl_primitive_desc_destroy(pd) }
-        var primitive: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&primitive, pd), "primitive")
+        return pd!
+    }
 
-        let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
-        let packed = try cache.packed[conv.id]?.first { var l = $0.layout; return dnnl_memory_desc_equal(&l, chosen) != 0 }
-            ?? pack(conv, into: chosen, userLayout: &userWeights, biasLayout: &biasMD)
-        let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
-        let c = Compiled(primitive: primitive!, packed: packed, src: srcMD, dst: dstMD, scratchpad: scratchpad)
-        if cache.compiled.count >= Self.maxCompiled {
-            cache.compiled.removeAll()
-            cache.packed.removeAll()
+    /// The layer's weights in `layout`, packed once and shared by every primitive (and plan) that chose it.
+    func packedWeights(_ conv: FoldedConv3d, layout: UnsafePointer<dnnl_memory_desc_t>, cache: inout Cache) throws -> PackedWeights {
+        if let found = cache.packed[conv.id]?.first(where: { var l = $0.layout; return dnnl_memory_desc_equal(&l, layout) != 0 }) {
+            return found
         }
-        cache.compiled[key] = c
-        if !(cache.packed[conv.id]?.contains { $0.weights === packed.weights } ?? false) {
-            cache.packed[conv.id, default: []].append(packed)
-        }
-        return c
+        let g = conv.geometry
+        var userWeights = dnnl_memory_desc_t(), biasMD = dnnl_memory_desc_t()
+        try check(dnnl_memory_desc_init_by_tag(&userWeights, 5, g.torchWeightShape.map(Int64.init), dnnl_f32, dnnl_oidhw), "user weights")
+        try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")
+        let packed = try pack(conv, into: layout, userLayout: &userWeights, biasLayout: &biasMD)
+        cache.packed[conv.id, default: []].append(packed)
+        return packed
     }
 
     /// The folded weights back in PyTorch's (out, in, kt, kh, kw) order, reordered into `layout`; and the bias.
-    private func pack(_ conv: FoldedConv3d, into layout: UnsafePointer<dnnl_memory_desc_t>,
+    func pack(_ conv: FoldedConv3d, into layout: UnsafePointer<dnnl_memory_desc_t>,
                       userLayout: inout dnnl_memory_desc_t, biasLayout: inout dnnl_memory_desc_t) throws -> PackedWeights {
         let g = conv.geometry, taps = g.taps
         var torchLayout = [Float](repeating: 0, count: conv.weights.count)
@@ -237,7 +259,7 @@ public final class OneDNNConvolution: ConvolutionBackend {
     }
 }
 
-private func check(_ status: dnnl_status_t, _ what: String) throws {
+func check(_ status: dnnl_status_t, _ what: String) throws {
     guard status == dnnl_success else {
         throw InferenceError(description: "oneDNN: \(what) failed (dnnl status \(status.rawValue))")
     }

@@ -74,8 +74,17 @@ public struct VideoResNet: Sendable {
 
     /// (N, C, T, H, W) clips → (N, classes) logits, with one stream's scratch memory. Callers normally go
     /// through `InferenceSession`, which keeps the workspace for the stream's life.
-    public func logits(_ input: Tensor, backend: ConvolutionBackend, workspace: Workspace) throws -> Tensor {
+    /// oneDNN runs the whole network as one plan in the precision asked for; the other backends go layer by
+    /// layer, in fp32 only.
+    public func logits(_ input: Tensor, backend: ConvolutionBackend, precision: Precision = .fp32,
+                       workspace: Workspace) throws -> Tensor {
         if let problem = inputShapeError(input.shape) { throw InferenceError(description: problem) }
+        if let onednn = backend as? OneDNNConvolution {
+            return classify(averagePool(try onednn.runNetwork(self, input, precision: precision, workspace: workspace)))
+        }
+        guard precision == .fp32 else {
+            throw InferenceError(description: "precision \(precision.rawValue) needs the onednn backend")
+        }
         var x = Activation(ncthw: input)
         x = try Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
         for stage in stages {

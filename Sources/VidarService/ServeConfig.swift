@@ -100,7 +100,7 @@ public struct ServeConfig: Sendable {
             case "labels": config.labels = try r.string(node)
             case "backend": config.backend = try r.choice(node, ["auto"] + Backends.names)
             case "threads": config.threads = try r.int(node, 1...256)
-            case "precision": config.precision = try r.choice(node, ["fp32"])
+            case "precision": config.precision = try r.choice(node, Precision.choices)
             case "listen":
                 config.listen = try r.string(node)
                 guard config.listenAddress != nil else { throw r.error(node, "listen must be HOST:PORT (e.g. 127.0.0.1:8710), got '\(config.listen)'") }

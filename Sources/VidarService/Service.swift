@@ -21,6 +21,7 @@ public final class Service: Sendable {
     let hub: EventHub
     let scheduler: InferenceScheduler
     private let backend: ConvolutionBackend
+    private let precision: Precision
     private let config: Mutex<ServeConfig>
     private let registry = StreamRegistry()
     private let statsDone = Atomic<Bool>(false)
@@ -40,6 +41,11 @@ public final class Service: Sendable {
         options.maxBatch = config.maxBatch
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
+        do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.invalidRequest, "precision: \(error)") }
+        if options.precision != .fp32 && !(backend is OneDNNConvolution) {
+            throw VidarError(.invalidRequest, "precision \(options.precision.rawValue) needs the onednn backend")
+        }
+        precision = options.precision
         let registry = self.registry
         scheduler = InferenceScheduler(model: model, backend: backend, options: options) { clip, result in
             registry.all.first { $0.clip === clip }?.finished(result)
@@ -123,6 +129,7 @@ public final class Service: Sendable {
         }
         for (key, changed) in [("model", old.model != new.model), ("listen", old.listen != new.listen),
                                ("backend", old.backend != new.backend), ("threads", old.threads != new.threads),
+                               ("precision", old.precision != new.precision),
                                ("events", old.events != new.events)] where changed {
             log("reload: '\(key)' changed; it takes effect at the next start")
         }
@@ -200,7 +207,8 @@ public final class Service: Sendable {
             served.publish(.streamStarted(.init(source: Redaction.redact(s.url), utc: utcString(Date()), vidarVersion: Installation.version,
                                                 model: model.network.config.name, modelSha256Prefix: modelSHA,
                                                 samplingFps: options.sampling.fps, clipLength: options.sampling.clipLength,
-                                                stride: options.sampling.stride, aggregator: options.aggregator)))
+                                                stride: options.sampling.stride, aggregator: options.aggregator,
+                                                precision: precision.rawValue)))
             scheduler.add(clip)
         }
     }

@@ -26,11 +26,14 @@ public enum StreamEvent: Sendable, Equatable {
         public var clipLength: Int
         public var stride: Int
         public var aggregator: AggregatorOptions
+        /// The number format the network runs in (fp32, bf16).
+        public var precision: String?
 
         public init(source: String, utc: String, vidarVersion: String, model: String, modelSha256Prefix: String,
-                    samplingFps: Double?, clipLength: Int, stride: Int, aggregator: AggregatorOptions) {
+                    samplingFps: Double?, clipLength: Int, stride: Int, aggregator: AggregatorOptions, precision: String? = nil) {
             (self.source, self.utc, self.vidarVersion, self.model, self.modelSha256Prefix) = (source, utc, vidarVersion, model, modelSha256Prefix)
             (self.samplingFps, self.clipLength, self.stride, self.aggregator) = (samplingFps, clipLength, stride, aggregator)
+            self.precision = precision
         }
     }
 

@@ -51,8 +51,12 @@ public struct Timeline: Codable, Sendable {
         /// SHA-256 of every setting that changes the result (model, sampling, preprocessing, aggregator, backend,
         /// top-k, clips, range), in a canonical form.
         public var settingsSha256: String?
-        public init(vidarVersion: String, input: InputIdentity? = nil, modelSha256: String? = nil, settingsSha256: String? = nil) {
+        /// The number format the network ran in (fp32, bf16); absent in timelines from before there was a choice.
+        public var precision: String?
+        public init(vidarVersion: String, input: InputIdentity? = nil, modelSha256: String? = nil, settingsSha256: String? = nil,
+                    precision: String? = nil) {
             (self.vidarVersion, self.input, self.modelSha256, self.settingsSha256) = (vidarVersion, input, modelSha256, settingsSha256)
+            self.precision = precision
         }
     }
 

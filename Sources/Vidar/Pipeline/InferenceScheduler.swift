@@ -14,6 +14,7 @@ public final class InferenceScheduler: Sendable {
         /// Seconds a partial batch may wait for more clips.
         public var batchWait = 0.02
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public var precision = Precision.fp32
         public init() {}
     }
 
@@ -64,7 +65,8 @@ public final class InferenceScheduler: Sendable {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
         Thread.detachNewThread { [self] in
             defer { stopped.signal() }
-            let session = InferenceSession(network: model.network, backend: backend, threads: options.threads)
+            let session = InferenceSession(network: model.network, backend: backend, threads: options.threads,
+                                           precision: options.precision)
             var cursor = 0
             var batches = 0
             while running.load(ordering: .acquiring) {

@@ -1,0 +1,41 @@
+// The number format the network runs in. fp32 is the reference; bf16 keeps fp32's range with an 8-bit
+// mantissa (oneDNN accumulates in fp32), which is what this CPU family's AVX512_BF16/AMX units compute on.
+import CDNNL
+
+public enum Precision: String, Sendable, CaseIterable, Codable {
+    case fp32, bf16
+
+    /// The names `--precision` takes: every precision, and `auto`.
+    public static let choices = ["fp32", "bf16", "auto"]
+
+    /// `auto` is bf16 where the CPU computes it natively (AVX512_BF16 or AMX), else fp32: bf16 emulated on
+    /// plain AVX-512 is slower than fp32.
+    public static func named(_ name: String) throws -> Precision {
+        if name == "auto" { return cpuHasNativeBF16 ? .bf16 : .fp32 }
+        guard let p = Precision(rawValue: name) else {
+            throw InferenceError(description: "unknown precision '\(name)' (\(choices.joined(separator: ", ")))")
+        }
+        return p
+    }
+
+    /// What oneDNN found on this CPU (it also honours ONEDNN_MAX_CPU_ISA, so a test can turn bf16 off).
+    public static var cpuHasNativeBF16: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue, bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return isa & bf16 == bf16
+    }
+
+    /// oneDNN's ISA name for the provenance and benchmark reports, e.g. "avx512_core_amx".
+    public static var cpuISA: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        default: return "other (\(dnnl_get_effective_cpu_isa().rawValue))"
+        }
+    }
+
+    var dnnl: dnnl_data_type_t { self == .bf16 ? dnnl_bf16 : dnnl_f32 }
+}
