@@ -45,7 +45,8 @@ enum SharedOptions {
 
     /// `--precision`, resolved (auto → what this CPU does best) and checked against the backend.
     static func precision(_ name: String, backend: ConvolutionBackend) throws -> Precision {
-        let precision = try Precision.named(name)
+        let precision: Precision
+        do { precision = try Precision.named(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
         if precision != .fp32 && !(backend is OneDNNConvolution) {
             throw UsageError("--precision \(precision.rawValue) needs the onednn backend")
         }

@@ -15,7 +15,16 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
         guard let p = Precision(rawValue: name) else {
             throw InferenceError(description: "unknown precision '\(name)' (\(choices.joined(separator: ", ")))")
         }
+        if let reason = p.unavailableReason { throw InferenceError(description: reason) }
         return p
+    }
+
+    /// Why this CPU cannot run the precision at all; nil when it can. oneDNN 2.6's bf16 convolutions need
+    /// AVX-512 at least (emulated there, native with AVX512_BF16 or AMX).
+    public var unavailableReason: String? {
+        guard self == .bf16 else { return nil }
+        let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return isa & avx512 == avx512 ? nil : "bf16 needs a CPU with AVX-512 (oneDNN sees \(Self.cpuISA)); use --precision fp32"
     }
 
     /// What oneDNN found on this CPU (it also honours ONEDNN_MAX_CPU_ISA, so a test can turn bf16 off).

@@ -41,7 +41,7 @@ public final class Service: Sendable {
         options.maxBatch = config.maxBatch
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
-        do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.invalidRequest, "precision: \(error)") }
+        do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
         if options.precision != .fp32 && !(backend is OneDNNConvolution) {
             throw VidarError(.invalidRequest, "precision \(options.precision.rawValue) needs the onednn backend")
         }

@@ -189,6 +189,34 @@ enum Label {
         #expect(!segments.isEmpty && (segments.last!["end"] as! Double) < 10)
         #expect(try Label.schemaProblems(out).isEmpty)
     }
+
+    /// --precision reaches the network and the provenance; `auto` follows what oneDNN finds on the CPU (an AVX-512
+    /// ceiling set through ONEDNN_MAX_CPU_ISA turns native bf16 off); a precision the backend lacks is one line, 64.
+    @Test func precisionIsChosenRecordedAndChecked() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func precision(_ args: [String], environment: [String: String]? = nil) throws -> String? {
+            let out = dir.appendingPathComponent("t.json").path
+            let r = try CLI.run(["label", "--quiet", "-o", out] + args + [try Label.video("h264.mp4")], environment: environment)
+            #expect(r.status == 0, "\(r.stderr)")
+            return (try Label.timeline(out)["provenance"] as? [String: Any])?["precision"] as? String
+        }
+        #expect(try precision([]) == "fp32")
+        #expect(try precision(["--precision", "auto"]) == (Precision.cpuHasNativeBF16 ? "bf16" : "fp32"))
+        var env = ProcessInfo.processInfo.environment
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX512_CORE"
+        #expect(try precision(["--precision", "auto"], environment: env) == "fp32")
+        if Precision.bf16.unavailableReason == nil {
+            #expect(try precision(["--precision", "bf16"]) == "bf16")
+            let problems = try Label.schemaProblems(dir.appendingPathComponent("t.json").path)
+            #expect(problems.isEmpty, "\(problems)")
+        } else {
+            let r = try CLI.run(["label", "--precision", "bf16", try Label.video("h264.mp4")])
+            #expect(r.status == 69 && r.stderrLines.count == 1 && r.stderr.contains("AVX-512"), "\(r.stderr)")
+        }
+        let r = try CLI.run(["label", "--precision", "bf16", "--backend", "gemm", try Label.video("h264.mp4")])
+        #expect(r.status == 64 && r.stderrLines.count == 1 && r.stderr.contains("needs the onednn backend"), "\(r.stderr)")
+    }
 }
 
 /// The default model on a demo clip: the timeline must mostly agree with the clip's ground truth.
