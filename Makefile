@@ -70,8 +70,13 @@ fuzz: fuzz-build
 	  printf 'fuzz %-13s %s\n' $$h "$$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added):' .fuzz/$$h.log | tr '\n' ' ')"; \
 	done
 
+# The whole comparison in one run: the engine beside OpenVINO, ONNX Runtime and PyTorch (peers set up in .peers/),
+# decode beside the ffmpeg CLI, `label` beside a Python pipeline. BENCH_ARGS go to the engine benchmark.
 bench: build fixtures
-	.build/release/vidar-bench --fixtures $(FIXTURES) $(BENCH_ARGS)
+	bash Benchmarks/peers/setup.sh $(FIXTURES) r3d_18
+	.build/release/vidar-bench engine --fixtures $(FIXTURES) --peers .peers $(BENCH_ARGS)
+	.build/release/vidar-bench decode
+	.build/release/vidar-bench label --fixtures $(FIXTURES)
 
 demo: build
 	bash scripts/demo.sh

@@ -2,6 +2,7 @@
 // Python pipeline doing the same work (ffmpeg decode, torchvision transform, torch model, same clip schedule),
 // in the same run; with the peak resident memory of both.
 import Foundation
+import Vidar
 
 func runLabelBench(_ argv: [String]) {
     var seconds = 60, threads = 2, fixtures = ".fixtures", json = false, peers = true
@@ -28,15 +29,21 @@ func runLabelBench(_ argv: [String]) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vidar").path
     guard FileManager.default.isExecutableFile(atPath: binary) else { fail("\(binary) not built: run `swift build -c release`") }
 
-    // vidar: its own peak RSS from wait4's rusage.
-    let out = dir.appendingPathComponent("timeline.json").path
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    let (status, rss) = spawnMeasured(binary, ["label", "--model", checkpoint, "--threads", "\(threads)", "--quiet", "-o", out, video])
-    let vidarWall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-    guard status == 0, let data = FileManager.default.contents(atPath: out),
-          let timeline = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let stats = timeline["stats"] as? [String: Any], let clips = stats["clips"] as? Int else { fail("vidar label failed (\(status))") }
-    let vidarRTF = Double(seconds) / vidarWall
+    // vidar at each precision this CPU runs: its own peak RSS from wait4's rusage.
+    struct Run { let precision: String, wall: Double, rtf: Double, clips: Int, rss: Double }
+    var runs: [Run] = []
+    for precision in ["fp32", "bf16"] where precision == "fp32" || Precision.bf16.unavailableReason == nil {
+        let out = dir.appendingPathComponent("timeline-\(precision).json").path
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (status, rss) = spawnMeasured(binary, ["label", "--model", checkpoint, "--threads", "\(threads)", "--precision", precision,
+                                                   "--quiet", "-o", out, video])
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        guard status == 0, let data = FileManager.default.contents(atPath: out),
+              let timeline = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let stats = timeline["stats"] as? [String: Any], let clips = stats["clips"] as? Int else { fail("vidar label failed (\(status))") }
+        runs.append(Run(precision: precision, wall: wall, rtf: Double(seconds) / wall, clips: clips, rss: rss))
+    }
+    let vidarRTF = runs[0].rtf
 
     var peer: [String: Any] = [:]
     if peers {
@@ -50,7 +57,8 @@ func runLabelBench(_ argv: [String]) {
     let peerRTF = peer["realtime_factor"] as? Double
     if json {
         var o: [String: Any] = ["benchmark": "label-end-to-end", "commit": commit, "cpu": cpu, "threads": threads, "video": "720p25 H.264 \(seconds) s",
-                                "vidar": ["wall_seconds": vidarWall, "realtime_factor": vidarRTF, "clips": clips, "peak_rss_mb": rss]]
+                                "vidar": Dictionary(uniqueKeysWithValues: runs.map { ($0.precision, ["wall_seconds": $0.wall, "realtime_factor": $0.rtf,
+                                                                                                      "clips": $0.clips, "peak_rss_mb": $0.rss]) })]
         if peers { o["python"] = peer; o["vidar_over_python_realtime_factor"] = vidarRTF / (peerRTF ?? .nan) }
         print(String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
         return
@@ -60,10 +68,12 @@ func runLabelBench(_ argv: [String]) {
           + "r3d_18 seeded weights; 16-frame clips at 15 fps")
     print("")
     print("pipeline                         clips   wall s   real-time factor   peak RSS MB")
-    print(String(format: "vidar label (oneDNN)            %6d %8.1f %18.2f %13.0f", clips, vidarWall, vidarRTF, rss))
+    for r in runs {
+        print(String(format: "vidar label (oneDNN %@)        %6d %8.1f %18.2f %13.0f", r.precision, r.clips, r.wall, r.rtf, r.rss))
+    }
     if peers, let c = peer["clips"] as? Int, let w = peer["wall_seconds"] as? Double, let m = peer["peak_rss_mb"] as? Double {
         print(String(format: "python: ffmpeg+torchvision+torch %5d %8.1f %18.2f %13.0f", c, w, peerRTF ?? 0, m))
-        print(String(format: "\nvidar / python real-time factor: %.2f", vidarRTF / (peerRTF ?? .nan)))
+        for r in runs { print(String(format: "\nvidar %@ / python real-time factor: %.2f", r.precision, r.rtf / (peerRTF ?? .nan))) }
     }
 }
 

@@ -1,28 +1,21 @@
 #!/usr/bin/env python3
-"""PyTorch peer for vidar-bench: times a torchvision video ResNet per clip, eager and frozen TorchScript.
+"""PyTorch peer for vidar-bench engine: a torchvision video ResNet, eager and frozen TorchScript, timed on request.
 
-Usage: /usr/bin/python3 Benchmarks/peers/torch_video_resnet.py --checkpoint C --input X.npy --threads 2 --runs 10
-Prints one JSON object: per-run seconds for each mode, and the max |logit| difference between the modes.
+    /usr/bin/python3 Benchmarks/peers/torch_video_resnet.py --arch r3d_18 --checkpoint C.pth --input X.npy --threads 2
+        then, one per line on stdin:  run BATCH RUNS   →   one JSON line: {"pytorch-eager": [s, …], "pytorch-frozen-torchscript": [s, …]}
+    … --export-onnx M.onnx            writes the model as ONNX (dynamic batch) for the OpenVINO / ONNX Runtime peer and exits
+
+A long-lived process, so that vidar-bench can interleave its rounds with vidar's in one run. Each batch is the
+input clip repeated BATCH times; seconds are per call (the whole batch).
 """
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
 import torch
 from torchvision.models.video import resnet as tvr
-
-
-def timed(fn, x, warmup, runs):
-    with torch.no_grad():
-        for _ in range(warmup):
-            fn(x)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            out = fn(x)
-            times.append(time.perf_counter() - t0)
-    return times, out
 
 
 def main():
@@ -31,23 +24,45 @@ def main():
     p.add_argument("--arch", default="r3d_18")
     p.add_argument("--input", required=True)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--export-onnx")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model = getattr(tvr, a.arch)()
     model.load_state_dict(torch.load(a.checkpoint, map_location="cpu"))
     model.eval()
     x = torch.from_numpy(np.load(a.input))
-    eager, out_eager = timed(model, x, a.warmup, a.runs)
+    if a.export_onnx:
+        with torch.no_grad():
+            torch.onnx.export(model, x, a.export_onnx, opset_version=13, input_names=["clips"], output_names=["logits"],
+                              dynamic_axes={"clips": {0: "batch"}, "logits": {0: "batch"}})
+        return
     with torch.no_grad():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
-    script, out_frozen = timed(frozen, x, a.warmup, a.runs)
-    print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "eager_seconds": eager, "frozen_seconds": script,
-        "frozen_vs_eager_max_abs_diff": float((out_eager - out_frozen).abs().max()),
-    }))
+    engines = {"pytorch-eager": model, "pytorch-frozen-torchscript": frozen}
+    warmed = set()
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) != 3 or words[0] != "run":
+            print(json.dumps({"error": f"expected 'run BATCH RUNS', got {line.strip()!r}"}), flush=True)
+            continue
+        batch, runs = int(words[1]), int(words[2])
+        clips = x.repeat(batch, 1, 1, 1, 1)
+        out = {}
+        with torch.no_grad():
+            for name, fn in engines.items():
+                if (name, batch) not in warmed:
+                    for _ in range(a.warmup):
+                        fn(clips)
+                    warmed.add((name, batch))
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    fn(clips)
+                    times.append(time.perf_counter() - t0)
+                out[name] = times
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
