@@ -9,6 +9,7 @@ struct ServeBenchOptions {
     var warmup = 15.0
     var window = 30.0
     var maxStreams = ["vidar-actions": 16, "r3d_18": 6]
+    var precision = "fp32"
 }
 
 func runServeBench(_ argv: [String]) {
@@ -21,7 +22,8 @@ func runServeBench(_ argv: [String]) {
         case "--window": i += 1; o.window = Double(argv[safe: i] ?? "") ?? o.window
         case "--warmup": i += 1; o.warmup = Double(argv[safe: i] ?? "") ?? o.warmup
         case "--model": i += 1; models = [argv[safe: i] ?? "vidar-actions"]
-        default: fail("usage: vidar-bench serve [--fixtures DIR] [--model vidar-actions|r3d_18] [--warmup S (15)] [--window S (30)]")
+        case "--precision": i += 1; o.precision = argv[safe: i] ?? "fp32"
+        default: fail("usage: vidar-bench serve [--fixtures DIR] [--model vidar-actions|r3d_18] [--precision fp32|bf16] [--warmup S (15)] [--window S (30)]")
         }
         i += 1
     }
@@ -41,7 +43,7 @@ func runServeBench(_ argv: [String]) {
         let spec = model == "r3d_18" ? "\(o.fixtures)/r3d_18.pth" : model
         if model == "r3d_18" && !FileManager.default.fileExists(atPath: spec) { fail("\(spec) is missing: run `make fixtures`") }
         say("")
-        say("model \(model):")
+        say("model \(model), precision \(o.precision):")
         say("  mode                 streams  dropped  clips/s   p50 ms   p99 ms   RSS MB")
         var best: [String: Trial] = [:]
         var perStream = 0.0
@@ -108,7 +110,7 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
     if mode == "serve" {
         let events = dir.appendingPathComponent("serve-\(n).jsonl").path
         try? FileManager.default.removeItem(atPath: events)
-        var yaml = "model: \(model)\nlisten: 127.0.0.1:\(benchFreePort())\nstats_interval: 5\nevents: [\"file:\(events)\"]\n"
+        var yaml = "model: \(model)\nprecision: \(o.precision)\nlisten: 127.0.0.1:\(benchFreePort())\nstats_interval: 5\nevents: [\"file:\(events)\"]\n"
             + "update_interval: null\nstall_timeout: 5\nstreams:\n"
         for (k, port) in ports.enumerated() { yaml += "  cam\(k):\n    url: http://127.0.0.1:\(port)\n" }
         if brokenExtras {
@@ -122,7 +124,7 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
         for (k, port) in ports.enumerated() {
             let events = dir.appendingPathComponent("watch-\(n)-\(k).jsonl").path
             try? FileManager.default.removeItem(atPath: events)
-            vidars.append(launch(binary, ["watch", "--model", model, "--quiet", "--stats-interval", "5", "-o", events,
+            vidars.append(launch(binary, ["watch", "--model", model, "--precision", o.precision, "--quiet", "--stats-interval", "5", "-o", events,
                                           "http://127.0.0.1:\(port)"]))
             eventFiles.append(events)
         }

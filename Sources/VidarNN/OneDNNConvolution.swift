@@ -176,11 +176,12 @@ public final class OneDNNConvolution: ConvolutionBackend {
     /// A convolution's primitive descriptor (caller destroys it): `layout` for src and dst (`any` lets oneDNN
     /// choose), weights in the layout oneDNN prefers, an fp32 bias, then the residual sum and ReLU as post-ops.
     func primitiveDescriptor(_ conv: FoldedConv3d, n: Int, input: Dims3, output o: Dims3, layout: dnnl_format_tag_t,
-                             type: dnnl_data_type_t, residual: Bool, relu: Bool) throws -> dnnl_primitive_desc_t {
+                             srcLayout: dnnl_format_tag_t? = nil, type: dnnl_data_type_t, residual: Bool,
+                             relu: Bool) throws -> dnnl_primitive_desc_t {
         let g = conv.geometry
         var srcMD = dnnl_memory_desc_t(), dstMD = dnnl_memory_desc_t(), anyWeights = dnnl_memory_desc_t()
         var biasMD = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, layout), "src")
+        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, srcLayout ?? layout), "src")
         try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [n, g.outChannels, o.t, o.h, o.w].map(Int64.init), type, layout), "dst")
         try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, g.torchWeightShape.map(Int64.init), type, dnnl_format_tag_any), "weights")
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")

@@ -1,0 +1,85 @@
+// Per-layer breakdown of one clip through vidar's oneDNN plan: time, GFLOP/s and share of the whole for every
+// convolution and reorder, from oneDNN's own verbose timing (ONEDNN_VERBOSE=1 in a child run of this tool).
+import Foundation
+import Vidar
+
+func runLayersBench(_ argv: [String]) {
+    var fixtures = ".fixtures", model = "r3d_18", precision = "fp32", batch = 1, runs = 5, threads = 2
+    var child = false
+    var i = 0
+    while i < argv.count {
+        func value() -> String { i += 1; guard i < argv.count else { fail("\(argv[i - 1]) needs a value") }; return argv[i] }
+        switch argv[i] {
+        case "--fixtures": fixtures = value()
+        case "--model": model = value()
+        case "--precision": precision = value()
+        case "--batch": batch = Int(value()) ?? 1
+        case "--runs": runs = Int(value()) ?? 5
+        case "--threads": threads = Int(value()) ?? 2
+        case "--child": child = true
+        case "--help", "-h":
+            print("usage: vidar-bench layers [--model r3d_18] [--precision fp32|bf16] [--batch N] [--runs N] [--threads N] [--fixtures DIR]")
+            exit(0)
+        default: fail("unknown option \(argv[i])")
+        }
+        i += 1
+    }
+    let checkpoint = "\(fixtures)/\(model).pth", inputPath = "\(fixtures)/\(model)_1x16x112x112_input.npy"
+    guard let p = try? Precision.named(precision) else { fail("unknown or unavailable precision \(precision)") }
+    if child {
+        // Timed runs only: a marker line separates the warm-up (compilation, first touch) from them.
+        Backends.setThreads(threads)
+        guard let net = try? VideoResNet(contentsOf: checkpoint),
+              let x = try? NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath))) else { fail("run `make fixtures` first") }
+        let clips = Tensor(shape: [batch] + x.shape.dropFirst(), data: Array(repeating: x.data, count: batch).flatMap { $0 })
+        let session = InferenceSession(network: net, backend: Backends.standard, threads: threads, precision: p)
+        for _ in 0..<2 { _ = try? session.logits(clips) }
+        print("vidar-layers-timed")  // through the same stdio buffer as oneDNN's lines, so in order
+        for _ in 0..<runs { _ = try? session.logits(clips) }
+        return
+    }
+    let me = CommandLine.arguments[0]
+    let command = "ONEDNN_VERBOSE=1 \(me) layers --child --fixtures \(fixtures) --model \(model) --precision \(precision) "
+        + "--batch \(batch) --runs \(runs) --threads \(threads)"
+    let lines = shell(command).split(separator: "\n").map(String.init)
+    guard let marker = lines.firstIndex(of: "vidar-layers-timed") else { fail("the child run failed: \(command)") }
+    struct Layer { var kind: String, impl: String, problem: String, ms: Double = 0, count = 0, flops: Double = 0 }
+    var layers: [Layer] = []
+    var index: [String: Int] = [:]
+    for line in lines[(marker + 1)...] where line.hasPrefix("onednn_verbose,exec,") {
+        let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard f.count >= 11, let ms = Double(f[f.count - 1]) else { continue }
+        let (kind, impl, problem) = (f[3], f[4], f[f.count - 2])
+        let key = "\(kind)|\(impl)|\(problem)|\(f[6])|\(f[7])"
+        if index[key] == nil { index[key] = layers.count; layers.append(Layer(kind: kind, impl: impl, problem: problem, flops: convolutionFlops(problem))) }
+        layers[index[key]!].ms += ms
+        layers[index[key]!].count += 1
+    }
+    let total = layers.reduce(0) { $0 + $1.ms } / Double(runs)
+    let (cpu, commit) = machineDescription()
+    print("vidar-bench layers  commit \(commit)")
+    print("machine: \(cpu), oneDNN ISA \(Precision.cpuISA); \(model) \(precision), batch \(batch), \(threads) threads, mean of \(runs) runs")
+    print("")
+    print("kind          implementation                       problem                                        calls  ms/clip   GFLOP/s  share")
+    for l in layers {
+        let perRun = l.ms / Double(runs)
+        let gflops = l.flops > 0 ? String(format: "%8.0f", l.flops * Double(l.count / runs) / (perRun / 1e3) / 1e9) : "       -"
+        print(l.kind.padding(toLength: 14, withPad: " ", startingAt: 0) + l.impl.padding(toLength: 37, withPad: " ", startingAt: 0)
+              + String(l.problem.prefix(46)).padding(toLength: 47, withPad: " ", startingAt: 0)
+              + String(format: "%5d %8.2f  %@  %4.1f %%", l.count / runs, perRun / Double(batch), gflops, 100 * perRun / total))
+    }
+    print(String(format: "\ntotal in oneDNN primitives: %.1f ms per call, %.1f ms per clip", total, total / Double(batch)))
+}
+
+/// 2 × MACs of a convolution from oneDNN's problem string (mb1_ic64oc64_id16od16kd3…_ih56oh56kh3…_iw56ow56kw3…).
+func convolutionFlops(_ problem: String) -> Double {
+    func value(_ key: String) -> Double? {
+        guard let r = problem.range(of: key) else { return nil }
+        let digits = problem[r.upperBound...].prefix { $0.isNumber }
+        return Double(digits)
+    }
+    guard let mb = value("mb"), let ic = value("ic"), let oc = value("oc"), let oh = value("oh"), let ow = value("ow"),
+          let kh = value("kh"), let kw = value("kw") else { return 0 }
+    let od = value("od") ?? 1, kd = value("kd") ?? 1
+    return 2 * mb * ic * oc * od * oh * ow * kd * kh * kw
+}
