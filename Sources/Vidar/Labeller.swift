@@ -77,6 +77,7 @@ public final class Labeller {
         self.model = model
         self.options = options
         session = InferenceSession(network: model.network, backend: backend, threads: threads, precision: options.precision)
+        session.releasesFoldedWeights = true
         modelSHA256 = (try? SHA256.hex(ofFile: model.path)) ?? "unknown"
         settingsSHA256 = SettingsFingerprint(modelSha256: modelSHA256, labels: model.labels ?? [], sampling: options.sampling,
                                              transform: model.preprocessing.transform, aggregator: options.aggregator,

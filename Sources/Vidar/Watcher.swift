@@ -71,6 +71,7 @@ public final class Watcher {
         self.emit = ordered
         self.owed = owed
         session = InferenceSession(network: model.network, backend: backend, threads: threads, precision: options.precision)
+        session.releasesFoldedWeights = true
         let sha = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
         started = .streamStarted(.init(source: Redaction.redact(url), utc: utcString(Date()), vidarVersion: Installation.version,
                                        model: model.network.config.name, modelSha256Prefix: sha,

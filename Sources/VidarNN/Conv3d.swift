@@ -59,6 +59,17 @@ public struct Conv3dGeometry: Equatable, Sendable {
     }
 }
 
+/// A layer's folded weights, which a process that runs only oneDNN drops once they are packed: one copy of the
+/// weights in memory instead of two.
+final class WeightStore: Sendable {
+    private let values: Mutex<[Float]?>
+    /// Set by `VideoResNet.releaseFoldedWeightsOncePacked()`: oneDNN drops the weights as soon as it has packed them.
+    let releaseWhenPacked = Atomic<Bool>(false)
+    init(_ weights: [Float]) { values = Mutex(weights) }
+    var weights: [Float]? { values.withLock { $0 } }
+    func release() { values.withLock { $0 = nil } }
+}
+
 /// Layer ids, unique for the life of the process.
 private let nextLayerID = Atomic<Int>(0)
 
@@ -67,9 +78,8 @@ public struct FoldedConv3d: Sendable {
     /// Unique per layer for the life of the process: backends that compile per layer key their caches on it.
     public let id: Int
     public let geometry: Conv3dGeometry
-    /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,
-    /// so a plane is packed by sgemm once however many output steps read it.
-    public let weights: [Float]
+    /// The folded weights, until `VideoResNet.releaseFoldedWeights()` (oneDNN keeps its own packed copies).
+    let store: WeightStore
     /// (out)
     public let bias: [Float]
 
@@ -78,9 +88,22 @@ public struct FoldedConv3d: Sendable {
         precondition(bias.count == geometry.outChannels)
         id = nextLayerID.add(1, ordering: .relaxed).newValue
         self.geometry = geometry
-        self.weights = weights
+        store = WeightStore(weights)
         self.bias = bias
     }
+
+    /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,
+    /// so a plane is packed by sgemm once however many output steps read it.
+    public func foldedWeights() throws -> [Float] {
+        guard let w = store.weights else {
+            throw InferenceError(description: "this model's folded weights were released once oneDNN had packed them; "
+                                 + "only the oneDNN backend can run it now")
+        }
+        return w
+    }
+
+    /// The folded weights; only for code that runs before any release (tests, the packing itself).
+    public var weights: [Float] { store.weights ?? [] }
 
     public static let batchNormEpsilon: Float = 1e-5
 

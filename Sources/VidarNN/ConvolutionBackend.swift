@@ -49,6 +49,7 @@ public struct ReferenceConvolution: ConvolutionBackend {
         let g = conv.geometry
         let o = try g.checkedOutputSize(x)
         let (ci, co) = (g.inChannels, g.outChannels)
+        let weights = try conv.foldedWeights()
         var y = Activation(n: x.n, t: o.t, h: o.h, w: o.w, c: co)
         for b in 0..<x.n {
             for to in 0..<o.t { for ho in 0..<o.h { for wo in 0..<o.w {
@@ -67,7 +68,7 @@ public struct ReferenceConvolution: ConvolutionBackend {
                                 let inBase = (((b * x.t + ti) * x.h + hi) * x.w + wi) * ci
                                 let tap = (kt * g.kernel.h + kh) * g.kernel.w + kw
                                 for ic in 0..<ci {
-                                    acc += Double(x.data[inBase + ic]) * Double(conv.weights[g.weightIndex(tap: tap, input: ic, output: oc)])
+                                    acc += Double(x.data[inBase + ic]) * Double(weights[g.weightIndex(tap: tap, input: ic, output: oc)])
                                 }
                             }
                         }

@@ -21,11 +21,12 @@ public struct GemmConvolution: ConvolutionBackend {
         let columns = direct ? nil : workspace.columns.reserve(rows * k)
         let products = kt > 1 ? workspace.products.reserve(rows * kt * co) : nil
 
+        let weights = try conv.foldedWeights()
         var out = [Float](unsafeUninitializedCapacity: x.n * o.t * rows * co) { buf, n in n = buf.count }
         let stepSize = rows * co
         withOptionalPointer(residual?.data) { rp in
             x.data.withUnsafeBufferPointer { xb in
-                conv.weights.withUnsafeBufferPointer { wb in
+                weights.withUnsafeBufferPointer { wb in
                     conv.bias.withUnsafeBufferPointer { bb in
                         out.withUnsafeMutableBufferPointer { yb in
                             let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!

@@ -9,6 +9,9 @@ public final class InferenceSession {
     /// Compute threads of this session's calls (OpenMP's count is set per calling thread).
     public let threads: Int
     public let precision: Precision
+    /// On oneDNN the session has the network drop its folded weights as oneDNN packs them (it keeps its
+    /// own): for processes that run only this backend — label, watch, serve.
+    public var releasesFoldedWeights = false
     private let workspace = Workspace()
 
     public init(network: VideoResNet, backend: ConvolutionBackend = Backends.standard,
@@ -22,6 +25,10 @@ public final class InferenceSession {
     /// (N, C, T, H, W) clips → (N, classes) logits.
     public func logits(_ input: Tensor) throws -> Tensor {
         OpenMP.setThreads(threads)
+        if releasesFoldedWeights && backend is OneDNNConvolution {
+            network.releaseFoldedWeightsOncePacked()
+            releasesFoldedWeights = false
+        }
         return try network.logits(input, backend: backend, precision: precision, workspace: workspace)
     }
 

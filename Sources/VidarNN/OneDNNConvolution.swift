@@ -162,10 +162,8 @@ public final class OneDNNConvolution: ConvolutionBackend {
         try check(dnnl_primitive_create(&primitive, pd), "primitive")
 
         let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!
-        if cache.compiled.count >= Self.maxCompiled {
-            cache.compiled.removeAll()
-            cache.packed.removeAll()
-        }
+        // Packed weights stay: a few layouts per layer at most, and the only copy once the folded ones are released.
+        if cache.compiled.count >= Self.maxCompiled { cache.compiled.removeAll() }
         let packed = try packedWeights(conv, layout: chosen, cache: &cache)
         let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
         let c = Compiled(primitive: primitive!, packed: packed, src: srcMD, dst: dstMD, scratchpad: scratchpad)
@@ -212,50 +210,67 @@ public final class OneDNNConvolution: ConvolutionBackend {
         return pd!
     }
 
-    /// The layer's weights in `layout`, packed once and shared by every primitive (and plan) that chose it.
+    /// The layer's weights in `layout`, packed once and shared by every primitive (and plan) that chose it: from
+    /// the folded weights while the model has them, else from a packed copy that converts exactly (fp32 into
+    /// anything; bf16 into bf16).
     func packedWeights(_ conv: FoldedConv3d, layout: UnsafePointer<dnnl_memory_desc_t>, cache: inout Cache) throws -> PackedWeights {
-        if let found = cache.packed[conv.id]?.first(where: { var l = $0.layout; return dnnl_memory_desc_equal(&l, layout) != 0 }) {
+        let copies = cache.packed[conv.id] ?? []
+        if let found = copies.first(where: { var l = $0.layout; return dnnl_memory_desc_equal(&l, layout) != 0 }) {
+            if conv.store.releaseWhenPacked.load(ordering: .relaxed) { conv.store.release() }
             return found
         }
         let g = conv.geometry
-        var userWeights = dnnl_memory_desc_t(), biasMD = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_tag(&userWeights, 5, g.torchWeightShape.map(Int64.init), dnnl_f32, dnnl_oidhw), "user weights")
+        var biasMD = dnnl_memory_desc_t()
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")
-        let packed = try pack(conv, into: layout, userLayout: &userWeights, biasLayout: &biasMD)
+        let packed: PackedWeights
+        if let folded = conv.store.weights {
+            var torchOrder = [Float](repeating: 0, count: folded.count)
+            for out in 0..<g.outChannels { for i in 0..<g.inChannels { for tap in 0..<g.taps {
+                torchOrder[(out * g.inChannels + i) * g.taps + tap] = folded[g.weightIndex(tap: tap, input: i, output: out)]
+            }}}
+            var userMD = dnnl_memory_desc_t()
+            try check(dnnl_memory_desc_init_by_tag(&userMD, 5, g.torchWeightShape.map(Int64.init), dnnl_f32, dnnl_oidhw), "user weights")
+            packed = try torchOrder.withUnsafeMutableBytes { raw in
+                try reorderWeights(from: &userMD, raw.baseAddress!, into: layout, bias: conv.bias, biasLayout: &biasMD)
+            }
+        } else if let source = copies.first(where: { $0.layout.data_type == dnnl_f32 })
+                    ?? copies.first(where: { $0.layout.data_type == layout.pointee.data_type }) {
+            var from = source.layout, handle: UnsafeMutableRawPointer?
+            try check(dnnl_memory_get_data_handle(source.weights.handle, &handle), "weights handle")
+            packed = try reorderWeights(from: &from, handle!, into: layout, bias: conv.bias, biasLayout: &biasMD)
+        } else {
+            throw InferenceError(description: "layer \(conv.id): the folded weights were released and no packed copy converts "
+                                 + "exactly into the layout asked for (an fp32 plan after a bf16-only one?)")
+        }
         cache.packed[conv.id, default: []].append(packed)
+        if conv.store.releaseWhenPacked.load(ordering: .relaxed) { conv.store.release() }
         return packed
     }
 
-    /// The folded weights back in PyTorch's (out, in, kt, kh, kw) order, reordered into `layout`; and the bias.
-    func pack(_ conv: FoldedConv3d, into layout: UnsafePointer<dnnl_memory_desc_t>,
-                      userLayout: inout dnnl_memory_desc_t, biasLayout: inout dnnl_memory_desc_t) throws -> PackedWeights {
-        let g = conv.geometry, taps = g.taps
-        var torchLayout = [Float](repeating: 0, count: conv.weights.count)
-        for out in 0..<g.outChannels { for i in 0..<g.inChannels { for tap in 0..<taps {
-            torchLayout[(out * g.inChannels + i) * taps + tap] = conv.weights[g.weightIndex(tap: tap, input: i, output: out)]
-        }}}
+    /// Weights at `source` (layout `from`) reordered — and converted, e.g. to bf16 — into a new `layout`; and the bias.
+    private func reorderWeights(from: inout dnnl_memory_desc_t, _ source: UnsafeMutableRawPointer,
+                                into layout: UnsafePointer<dnnl_memory_desc_t>, bias values: [Float],
+                                biasLayout: inout dnnl_memory_desc_t) throws -> PackedWeights {
         var weights: dnnl_memory_t?, user: dnnl_memory_t?, bias: dnnl_memory_t?
         try check(dnnl_memory_create(&weights, layout, engine.handle, vidar_dnnl_memory_allocate()), "weights memory")
         let owned = Memory(weights!)
         let stream = try StreamState(engine: engine)
-        try torchLayout.withUnsafeMutableBytes { raw in
-            try check(dnnl_memory_create(&user, &userLayout, engine.handle, raw.baseAddress), "user weights memory")
-            defer { dnnl_memory_destroy(user) }
-            var rpd: dnnl_primitive_desc_t?
-            try check(dnnl_reorder_primitive_desc_create(&rpd, &userLayout, engine.handle, layout, engine.handle, nil), "reorder")
-            defer { dnnl_primitive_desc_destroy(rpd) }
-            var reorder: dnnl_primitive_t?
-            try check(dnnl_primitive_create(&reorder, rpd), "reorder primitive")
-            defer { dnnl_primitive_destroy(reorder) }
-            let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_FROM, memory: user), dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_TO, memory: weights)]
-            try check(dnnl_primitive_execute(reorder, stream.stream, 2, args), "reordering weights")
-            try check(dnnl_stream_wait(stream.stream), "reordering weights")
-        }
+        try check(dnnl_memory_create(&user, &from, engine.handle, source), "source weights memory")
+        defer { dnnl_memory_destroy(user) }
+        var rpd: dnnl_primitive_desc_t?
+        try check(dnnl_reorder_primitive_desc_create(&rpd, &from, engine.handle, layout, engine.handle, nil), "reorder")
+        defer { dnnl_primitive_desc_destroy(rpd) }
+        var reorder: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&reorder, rpd), "reorder primitive")
+        defer { dnnl_primitive_destroy(reorder) }
+        let args = [dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_FROM, memory: user), dnnl_exec_arg_t(arg: VIDAR_DNNL_ARG_TO, memory: weights)]
+        try check(dnnl_primitive_execute(reorder, stream.stream, 2, args), "reordering weights")
+        try check(dnnl_stream_wait(stream.stream), "reordering weights")
         try check(dnnl_memory_create(&bias, &biasLayout, engine.handle, vidar_dnnl_memory_allocate()), "bias memory")
         let ownedBias = Memory(bias!)
         var handle: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(bias, &handle), "bias handle")
-        conv.bias.withUnsafeBytes { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        values.withUnsafeBytes { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         return PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias)
     }
 }

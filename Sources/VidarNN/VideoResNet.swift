@@ -22,7 +22,11 @@ public struct VideoResNet: Sendable {
         if let reason = config.validationError() { throw CheckpointError(.badFormat, path, "invalid configuration: \(reason)") }
         let layout = VideoResNetLayout(config)
         try Self.checkTensors(dict, against: layout.expectedShapes, architecture: config.name, path: path)
-        func floats(_ key: String) -> [Float] { dict.tensors[key]!.floats() }
+        func floats(_ key: String) -> [Float] {
+            let t = dict.tensors[key]!
+            defer { if dict.isFileMapped { t.dropPages() } }
+            return t.floats()
+        }
         func fold(_ s: ConvBNSpec) -> FoldedConv3d {
             let bn = s.batchNormKey
             return FoldedConv3d(geometry: s.geometry, torchWeight: floats(s.convKey + ".weight"),
@@ -134,6 +138,16 @@ public struct VideoResNet: Sendable {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1, features, Int32(k),
                     fcWeight, Int32(k), 1, &out, Int32(m))
         return Tensor(shape: [n, m], data: out)
+    }
+
+    /// From now on oneDNN drops each layer's folded weights as soon as it has packed them (at once for layers it
+    /// packed already): further layouts are packed from its own copies, and the other backends can no longer run
+    /// this network. One copy of the weights in memory instead of two, also while packing.
+    public func releaseFoldedWeightsOncePacked() {
+        let blocks = stages.flatMap { $0 }
+        for conv in stem + blocks.flatMap({ $0.conv1 + $0.conv2 + ($0.downsample.map { [$0] } ?? []) }) {
+            conv.store.releaseWhenPacked.store(true, ordering: .relaxed)
+        }
     }
 
     /// Learnable parameters, as PyTorch counts them.

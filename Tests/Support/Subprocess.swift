@@ -107,16 +107,23 @@ public final class ChildProcess: Sendable {
 public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                        timeout: TimeInterval = 120) throws -> ProcessResult {
     let child = try ChildProcess(executable, arguments, environment: environment)
-    // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
+    // Drain both pipes concurrently so a chatty child never blocks on a full pipe. Threads of their own, not
+    // Dispatch's pool: with many suites in parallel the pool's threads are all blocked in reads, a queued reader
+    // started late, and a 5 s wait then returned a truncated output.
     let outData = Mutex(Data()), errData = Mutex(Data())
     let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { let d = child.stdout.readDataToEndOfFile(); outData.withLock { $0 = d } }
-    DispatchQueue.global().async(group: group) { let d = child.stderr.readDataToEndOfFile(); errData.withLock { $0 = d } }
+    group.enter()
+    group.enter()
+    Thread.detachNewThread { let d = child.stdout.readDataToEndOfFile(); outData.withLock { $0 = d }; group.leave() }
+    Thread.detachNewThread { let d = child.stderr.readDataToEndOfFile(); errData.withLock { $0 = d }; group.leave() }
     guard let status = child.wait(timeout: timeout) else {
         _ = group.wait(timeout: .now() + 5)
         throw ProcessTimeout(description: "\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
     }
-    _ = group.wait(timeout: .now() + 5)
+    // The pipes close when the child (and anything it left running with them) is gone.
+    guard group.wait(timeout: .now() + 60) == .success else {
+        throw ProcessTimeout(description: "\(executable) exited but its output did not end within 60 s (a child still holds it?)")
+    }
     return ProcessResult(status: status, stdout: String(decoding: outData.withLock { $0 }, as: UTF8.self),
                          stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
@@ -168,4 +175,30 @@ public final class LoopbackHTTPServer {
         child.signal(SIGTERM)
         _ = child.wait(timeout: 10)
     }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (a server started by a test), for at most
+/// `seconds`: a fixed sleep is too short on a loaded machine and too long on an idle one.
+public func waitUntilListening(port: Int, seconds: Double = 15) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        close(fd)
+        if connected { return true }
+        usleep(100_000)
+    }
+    return false
+}
+
+/// A peer a test started did not come up: the test fails with this reason.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -190,6 +190,17 @@ enum Label {
         #expect(try Label.schemaProblems(out).isEmpty)
     }
 
+    /// One copy of r3d_18's weights in memory: the checkpoint's pages are dropped as its tensors are folded, and the
+    /// folded weights as oneDNN packs them (peak 420 → 324 MB at 720p before this). Bound: 350 MB at either precision.
+    @Test func labellingWithR3D18StaysUnder350MB() throws {
+        for precision in ["fp32"] + (Precision.bf16.unavailableReason == nil ? ["bf16"] : []) {
+            let r = try runMeasured(CLI.binary, ["label", "--quiet", "--model", try TestFixtures.path("r3d_18.pth"),
+                                                 "--precision", precision, try Label.video("hd_640x360.mp4")])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.peakRSSMB > 50 && r.peakRSSMB <= 350, "\(precision): peak RSS \(r.peakRSSMB) MB")
+        }
+    }
+
     /// --precision reaches the network and the provenance; `auto` follows what oneDNN finds on the CPU (an AVX-512
     /// ceiling set through ONEDNN_MAX_CPU_ISA turns native bf16 off); a precision the backend lacks is one line, 64.
     @Test func precisionIsChosenRecordedAndChecked() throws {

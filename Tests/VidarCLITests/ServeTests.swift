@@ -12,7 +12,7 @@ import Vidar
 
     @Test func manyStreamsInOneProcessAndTheBrokenOnesHoldUpNone() throws {
         let (relay, clientPort, sourcePort) = try startRTSPRelay()
-        defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
+        defer { stopRTSPRelay(relay) }
         var rtspCamera = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"], seconds: 120)
         defer { rtspCamera.signal(SIGKILL); _ = rtspCamera.wait(timeout: 5) }
         let httpPort = freePort()

@@ -28,20 +28,36 @@ func publisher(_ output: [String], seconds: Int = 30) throws -> ChildProcess {
                                          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-tune", "zerolatency"] + output)
 }
 
-/// Debian's rtsp-server-perl on loopback: publishers connect to `sourcePort`, players to `clientPort`.
+/// One relay at a time in this test process: two RTP-over-UDP relays side by side (suites run in parallel) left
+/// the second one's player without a picture under load. Held from start to `stopRTSPRelay`.
+private let relayTurn = DispatchSemaphore(value: 1)
+
+/// Debian's rtsp-server-perl on loopback: publishers connect to `sourcePort`, players to `clientPort`. Stop it with
+/// `stopRTSPRelay`.
 func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int) {
+    guard relayTurn.wait(timeout: .now() + 600) == .success else { throw TestFailure("waited 10 min for another test's RTSP relay") }
     let (clientPort, sourcePort) = (freePort(), freePort())
     let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
                                                                "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
                                                                "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
-    usleep(800_000)
+    // Perl takes its time to start on a loaded machine: wait until both sides listen.
+    guard waitUntilListening(port: clientPort), waitUntilListening(port: sourcePort) else {
+        stopRTSPRelay(relay)
+        throw TestFailure("rtsp-server-perl did not listen on 127.0.0.1:\(clientPort)/\(sourcePort) within 15 s")
+    }
     return (relay, clientPort, sourcePort)
+}
+
+func stopRTSPRelay(_ relay: ChildProcess) {
+    relay.signal(SIGKILL)
+    _ = relay.wait(timeout: 5)
+    relayTurn.signal()
 }
 
 @Suite(.serialized) struct StreamSourceTests {
     @Test func rtspOverUDPThroughARelay() throws {
         let (relay, clientPort, sourcePort) = try startRTSPRelay()
-        defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
+        defer { stopRTSPRelay(relay) }
         let pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"])
         defer { pub.signal(SIGKILL); _ = pub.wait(timeout: 5) }
         let url = "rtsp://127.0.0.1:\(clientPort)/cam"

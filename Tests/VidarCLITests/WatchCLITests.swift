@@ -47,7 +47,7 @@ enum Watch {
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("events.jsonl").path
         let (relay, clientPort, sourcePort) = try startRTSPRelay()
-        defer { relay.signal(SIGKILL); _ = relay.wait(timeout: 5) }
+        defer { stopRTSPRelay(relay) }
         var pub = try publisher(["-f", "rtsp", "rtsp://127.0.0.1:\(sourcePort)/cam"], seconds: 60)
         usleep(1_500_000)
         let watch = try ChildProcess(CLI.binary, try Watch.args(out, ["--input-option", "rtsp_transport=udp", "rtsp://127.0.0.1:\(clientPort)/cam"]))

@@ -29,15 +29,16 @@ import VidarStream
         #expect(throws: InferenceError.self) { try Precision.named("int4") }
     }
 
-    /// torchvision's r3d_18 architecture on seeded weights, every clip of real camera footage (clips 4 sampled frames
-    /// apart): bf16 picks fp32's class on ≥ 99 % of clips and moves no probability by more than 0.02 (measured:
-    /// 47 clips, 100 %, 0.0057).
+    /// torchvision's r3d_18 architecture on seeded weights, every clip of real camera footage (clips 8 sampled frames
+    /// apart, one compute thread so that the suites running beside it keep a core): bf16 picks fp32's class on
+    /// ≥ 99 % of clips and moves no probability by more than 0.02 (measured at stride 4: 47 clips, 100 %, 0.0057;
+    /// `vidar-bench precision` covers ≥ 200 clips per model).
     @Test func bf16AgreesWithFP32OnRealFootage() throws {
         let model = try ModelLoader.load(try TestFixtures.path("r3d_18.pth"))
         let videos = try Self.realFootage.map { try TestFixtures.path($0) }
         try Self.bf16 {
-            let a = try PrecisionAgreement.measure(model: model, videos: videos, precision: .bf16, stride: 4)
-            #expect(a.clips >= 40, "\(a)")
+            let a = try PrecisionAgreement.measure(model: model, videos: videos, precision: .bf16, stride: 8, threads: 1)
+            #expect(a.clips >= 20, "\(a)")
             #expect(a.top1Agreement >= 0.99, "\(a)")
             #expect(a.maxProbabilityChange <= 0.02, "\(a)")
         }
@@ -92,5 +93,24 @@ import VidarStream
         #expect { _ = try InferenceSession(network: net, backend: GemmConvolution(), precision: .bf16).logits(x) } throws: {
             "\($0)".contains("needs the onednn backend")
         }
+    }
+
+    /// A session that releases the folded weights keeps giving the same logits — also for a new batch size, whose
+    /// plan is packed from oneDNN's own copies — and the other backends then refuse the network with a reason.
+    @Test func releasedFoldedWeightsLeaveOneDNNExactAndOthersRefusing() throws {
+        let path = try TestFixtures.path("tiny.pth")
+        let (kept, released) = (try VideoResNet(contentsOf: path), try VideoResNet(contentsOf: path))
+        let x = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: try TestFixtures.path("tiny_2x8x32x40_input.npy"))))
+        let one = Tensor(shape: [1] + x.shape.dropFirst(), data: Array(x.data.prefix(x.count / 2)))
+        let backend = try Backends.named("onednn")
+        let reference = InferenceSession(network: kept, backend: backend)
+        let session = InferenceSession(network: released, backend: backend)
+        session.releasesFoldedWeights = true
+        #expect(try session.logits(one).data == reference.logits(one).data)
+        #expect(try session.logits(x).data == reference.logits(x).data)
+        #expect { _ = try InferenceSession(network: released, backend: GemmConvolution()).logits(x) } throws: {
+            "\($0)".contains("released")
+        }
+        #expect(try InferenceSession(network: kept, backend: GemmConvolution()).logits(x).count == reference.logits(x).count)
     }
 }

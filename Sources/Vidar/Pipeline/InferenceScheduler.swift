@@ -67,6 +67,7 @@ public final class InferenceScheduler: Sendable {
             defer { stopped.signal() }
             let session = InferenceSession(network: model.network, backend: backend, threads: options.threads,
                                            precision: options.precision)
+            session.releasesFoldedWeights = true
             var cursor = 0
             var batches = 0
             while running.load(ordering: .acquiring) {

@@ -35,6 +35,18 @@ public struct TensorEntry: Sendable {
         self.strides = strides
     }
 
+    /// Gives the pages of a file-mapped tensor back to the kernel (they are re-read from the file if touched
+    /// again). Only for storage in a private read-only file mapping: on heap memory this would zero it.
+    func dropPages() {
+        storage.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = (Int(bitPattern: base) + page - 1) / page * page
+            let end = (Int(bitPattern: base) + raw.count) / page * page
+            if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+        }
+    }
+
     /// The elements as float32 in row-major order (half and bfloat16 widened exactly).
     public func floats() -> [Float] {
         let n = count
@@ -103,6 +115,8 @@ public struct StateDict: Sendable {
     public var tensors: [String: TensorEntry]
     public var format: String
     public var metadata: [String: String]
+    /// The tensors' bytes are pages of a read-only file mapping (Checkpoint.read(path:)), which may be dropped.
+    public var isFileMapped = false
 
     public init(tensors: [String: TensorEntry], format: String, metadata: [String: String] = [:]) {
         self.tensors = tensors
