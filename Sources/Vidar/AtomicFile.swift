@@ -1,13 +1,17 @@
 // Writes a file so that readers see either nothing or the whole of it: temp file in the same directory, written
-// and fsynced, then rename(2). Failures say what happened (a full disk, a read-only filesystem, a permission,
+// and fsynced, then rename(2); a device or FIFO (/dev/null) is written in place. Failures say what happened (a full disk, a read-only filesystem, a permission,
 // a quota: FileErrors), and leave no temporary file behind.
 import Foundation
 
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        let temp = temporarySibling(of: url)
-        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A device, FIFO or socket (-o /dev/null, -o /dev/stdout) is written as it is: renaming a file over it
+        // would replace, say, /dev/null itself with a regular file when run as root.
+        var st = stat()
+        let special = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG && (st.st_mode & S_IFMT) != S_IFDIR
+        let temp = special ? url : temporarySibling(of: url)
+        let fd = special ? open(path, O_WRONLY | O_CLOEXEC) : open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw VidarError(.cannotCreate, "\(path): cannot create the output file: \(FileErrors.describe(errno))")
         }
@@ -24,10 +28,10 @@ public enum AtomicFile {
         if failure == 0 && fsync(fd) != 0 && errno != EINVAL { failure = errno }
         if close(fd) != 0 && failure == 0 { failure = errno }
         guard failure == 0 else {
-            unlink(temp.path)
+            if !special { unlink(temp.path) }
             throw VidarError(.ioFailed, "\(path): cannot write the output: \(FileErrors.describe(failure))")
         }
-        try commit(temp, to: url)
+        if !special { try commit(temp, to: url) }
     }
 
     /// A hidden name beside `url`, unique to this process, for content that is not final yet.

@@ -190,6 +190,15 @@ enum Label {
         #expect(try Label.schemaProblems(out).isEmpty)
     }
 
+    /// `-o /dev/null` writes into the device: the atomic rename used for files once replaced /dev/null itself with
+    /// a regular file when run as root (and failed with "permission denied" otherwise).
+    @Test func writingToDevNullLeavesItADevice() throws {
+        let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "-o", "/dev/null", try Label.video("h264.mp4")])
+        #expect(r.status == 0, "\(r.stderr)")
+        var st = stat()
+        #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "/dev/null is no longer a character device")
+    }
+
     /// One copy of r3d_18's weights in memory: the checkpoint's pages are dropped as its tensors are folded, and the
     /// folded weights as oneDNN packs them (peak 420 → 324 MB at 720p before this). Bound: 350 MB at either precision.
     @Test func labellingWithR3D18StaysUnder350MB() throws {

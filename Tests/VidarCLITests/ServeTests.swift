@@ -94,7 +94,7 @@ import Vidar
                 rtspCamera = again
             }
             return served.state("relay") == "live"
-        })
+        }, "relay state \(served.state("relay") ?? "?"); serve's log about it: \(served.stderr.split(separator: "\n").filter { $0.contains("relay") }.suffix(8))")
 
         // Credentials never leave the process.
         let streams = try served.request("GET", "/api/streams").1, metrics = try served.request("GET", "/metrics").1

@@ -24,7 +24,7 @@ func freePort(udp: Bool = false) -> Int {
 }
 
 func publisher(_ output: [String], seconds: Int = 30) throws -> ChildProcess {
-    try ChildProcess("/usr/bin/ffmpeg", ["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "\(seconds)",
+    try ChildProcess("/usr/bin/ffmpeg", ["-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "\(seconds)",
                                          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-tune", "zerolatency"] + output)
 }
 
