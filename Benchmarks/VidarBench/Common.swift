@@ -60,3 +60,8 @@ func benchFreePort() -> Int {
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
+
+/// A batch of `batch` copies of the clips in `x` (N×C×T×H×W → batch·N×C×T×H×W): what the engine benchmarks time.
+func repeated(_ x: Tensor, batch: Int) -> Tensor {
+    Tensor(shape: [batch * x.shape[0]] + x.shape.dropFirst(), data: Array(repeating: x.data, count: batch).flatMap { $0 })
+}

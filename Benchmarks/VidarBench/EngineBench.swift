@@ -163,7 +163,7 @@ func runEngineBench(_ argv: [String]) {
         errors[name] = Double(error)
     }
     let batched = Dictionary(uniqueKeysWithValues: options.batches.map { b in
-        (b, Tensor(shape: [b] + input.shape.dropFirst(), data: Array([[Float]](repeating: input.data, count: b)).flatMap { $0 }))
+        (b, repeated(input, batch: b))
     })
 
     var peers: [PeerProcess] = []

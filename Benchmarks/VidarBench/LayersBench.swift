@@ -31,7 +31,7 @@ func runLayersBench(_ argv: [String]) {
         Backends.setThreads(threads)
         guard let net = try? VideoResNet(contentsOf: checkpoint),
               let x = try? NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath))) else { fail("run `make fixtures` first") }
-        let clips = Tensor(shape: [batch] + x.shape.dropFirst(), data: Array(repeating: x.data, count: batch).flatMap { $0 })
+        let clips = repeated(x, batch: batch)
         let session = InferenceSession(network: net, backend: Backends.standard, threads: threads, precision: p)
         for _ in 0..<2 { _ = try? session.logits(clips) }
         print("vidar-layers-timed")  // through the same stdio buffer as oneDNN's lines, so in order

@@ -8,13 +8,12 @@ torchvision by torch_video_resnet.py --export-onnx. Runs in the venv Benchmarks/
 The first line it prints reports versions and each engine's max |Δ| / max |logit| against torchvision's logits.
 """
 import argparse
-import json
-import sys
-import time
 
 import numpy as np
 import onnxruntime as ort
 import openvino as ov
+
+import peer_rounds
 
 
 def main():
@@ -43,29 +42,8 @@ def main():
     engines["onnxruntime"] = lambda c: session.run(None, {"clips": c})[0]
     scale = float(np.abs(reference).max())
     errors = {name: float(np.abs(fn(x) - reference).max()) / scale for name, fn in engines.items()}
-    print(json.dumps({"ready": True, "openvino": ov.__version__, "onnxruntime": ort.__version__, "relative_error": errors}), flush=True)
-    warmed = set()
-    for line in sys.stdin:
-        words = line.split()
-        if len(words) != 3 or words[0] != "run":
-            print(json.dumps({"error": f"expected 'run BATCH RUNS', got {line.strip()!r}"}), flush=True)
-            continue
-        batch, runs = int(words[1]), int(words[2])
-        clips = np.ascontiguousarray(np.repeat(x, batch, axis=0))
-        out = {}
-        for name, fn in engines.items():
-            if (name, batch) not in warmed:
-                for _ in range(a.warmup):
-                    fn(clips)
-                warmed.add((name, batch))
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                fn(clips)
-                times.append(time.perf_counter() - t0)
-            out[name] = times
-        print(json.dumps(out), flush=True)
-
+    peer_rounds.serve(engines, lambda batch: np.ascontiguousarray(np.repeat(x, batch, axis=0)), a.warmup,
+                      {"openvino": ov.__version__, "onnxruntime": ort.__version__, "relative_error": errors})
 
 if __name__ == "__main__":
     main()

@@ -9,13 +9,12 @@ A long-lived process, so that vidar-bench can interleave its rounds with vidar's
 input clip repeated BATCH times; seconds are per call (the whole batch).
 """
 import argparse
-import json
-import sys
-import time
 
 import numpy as np
 import torch
 from torchvision.models.video import resnet as tvr
+
+import peer_rounds
 
 
 def main():
@@ -40,29 +39,9 @@ def main():
     with torch.no_grad():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
     engines = {"pytorch-eager": model, "pytorch-frozen-torchscript": frozen}
-    warmed = set()
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
-    for line in sys.stdin:
-        words = line.split()
-        if len(words) != 3 or words[0] != "run":
-            print(json.dumps({"error": f"expected 'run BATCH RUNS', got {line.strip()!r}"}), flush=True)
-            continue
-        batch, runs = int(words[1]), int(words[2])
-        clips = x.repeat(batch, 1, 1, 1, 1)
-        out = {}
-        with torch.no_grad():
-            for name, fn in engines.items():
-                if (name, batch) not in warmed:
-                    for _ in range(a.warmup):
-                        fn(clips)
-                    warmed.add((name, batch))
-                times = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    fn(clips)
-                    times.append(time.perf_counter() - t0)
-                out[name] = times
-        print(json.dumps(out), flush=True)
+    with torch.no_grad():
+        peer_rounds.serve(engines, lambda batch: x.repeat(batch, 1, 1, 1, 1), a.warmup,
+                          {"torch": torch.__version__, "threads": torch.get_num_threads()})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // Writes a file so that readers see either nothing or the whole of it: temp file in the same directory, written
-// and fsynced, then rename(2); a device or FIFO (/dev/null) is written in place. Failures say what happened (a full disk, a read-only filesystem, a permission,
-// a quota: FileErrors), and leave no temporary file behind.
+// and fsynced, then rename(2); a device or FIFO (/dev/null) is written in place. Failures say what happened (a
+// full disk, a read-only filesystem, a permission, a quota: FileErrors), and leave no temporary file behind.
 import Foundation
 
 public enum AtomicFile {

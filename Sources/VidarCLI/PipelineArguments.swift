@@ -47,9 +47,7 @@ enum SharedOptions {
     static func precision(_ name: String, backend: ConvolutionBackend) throws -> Precision {
         let precision: Precision
         do { precision = try Precision.named(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
-        if precision != .fp32 && !(backend is OneDNNConvolution) {
-            throw UsageError("--precision \(precision.rawValue) needs the onednn backend")
-        }
+        if let reason = precision.unsupportedReason(on: backend) { throw UsageError("--precision \(reason)") }
         return precision
     }
 

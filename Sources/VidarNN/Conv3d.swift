@@ -31,7 +31,7 @@ public struct Conv3dGeometry: Equatable, Sendable {
 
     public var taps: Int { kernel.t * kernel.h * kernel.w }
 
-    /// Where PyTorch's weight[output][input][tap] (tap = (dt·kh + dh)·kw + dw) sits in `FoldedConv3d.weights`.
+    /// Where PyTorch's weight[output][input][tap] (tap = (dt·kh + dh)·kw + dw) sits in `FoldedConv3d.foldedWeights()`.
     @inline(__always)
     public func weightIndex(tap: Int, input: Int, output: Int) -> Int {
         let spatial = kernel.h * kernel.w
@@ -78,7 +78,7 @@ public struct FoldedConv3d: Sendable {
     /// Unique per layer for the life of the process: backends that compile per layer key their caches on it.
     public let id: Int
     public let geometry: Conv3dGeometry
-    /// The folded weights, until `VideoResNet.releaseFoldedWeights()` (oneDNN keeps its own packed copies).
+    /// The folded weights, until oneDNN has packed them after `VideoResNet.releaseFoldedWeightsOncePacked()`.
     let store: WeightStore
     /// (out)
     public let bias: [Float]
@@ -101,9 +101,6 @@ public struct FoldedConv3d: Sendable {
         }
         return w
     }
-
-    /// The folded weights; only for code that runs before any release (tests, the packing itself).
-    public var weights: [Float] { store.weights ?? [] }
 
     public static let batchNormEpsilon: Float = 1e-5
 

@@ -127,6 +127,14 @@ public final class OneDNNConvolution: ConvolutionBackend {
         engine = try Engine()
     }
 
+    /// The workspace's oneDNN stream and scratchpad, made on its first use with this backend's engine.
+    func streamState(_ workspace: Workspace) throws -> StreamState {
+        if let state = workspace.onednn, state.engine === engine { return state }
+        let state = try StreamState(engine: engine)
+        workspace.onednn = state
+        return state
+    }
+
     public func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool,
                          workspace: Workspace) throws -> Activation {
         let g = conv.geometry
@@ -134,8 +142,7 @@ public final class OneDNNConvolution: ConvolutionBackend {
         let key = Key(layer: conv.id, n: x.n, t: x.t, h: x.h, w: x.w, residual: residual != nil, relu: relu,
                       threads: omp_get_max_threads())
         let c = try cache.withLock { cache in try cache.compiled[key] ?? compile(conv, x, key, into: &cache) }
-        if workspace.onednn?.engine !== engine { workspace.onednn = try StreamState(engine: engine) }
-        let state = workspace.onednn!
+        let state = try streamState(workspace)
         let count = x.n * o.t * o.h * o.w * g.outChannels
         // The "sum" post-op adds what dst holds, so dst starts as the residual.
         var out = residual?.data ?? [Float](unsafeUninitializedCapacity: count) { $1 = $0.count }
@@ -174,12 +181,11 @@ public final class OneDNNConvolution: ConvolutionBackend {
     /// A convolution's primitive descriptor (caller destroys it): `layout` for src and dst (`any` lets oneDNN
     /// choose), weights in the layout oneDNN prefers, an fp32 bias, then the residual sum and ReLU as post-ops.
     func primitiveDescriptor(_ conv: FoldedConv3d, n: Int, input: Dims3, output o: Dims3, layout: dnnl_format_tag_t,
-                             srcLayout: dnnl_format_tag_t? = nil, type: dnnl_data_type_t, residual: Bool,
-                             relu: Bool) throws -> dnnl_primitive_desc_t {
+                             type: dnnl_data_type_t, residual: Bool, relu: Bool) throws -> dnnl_primitive_desc_t {
         let g = conv.geometry
         var srcMD = dnnl_memory_desc_t(), dstMD = dnnl_memory_desc_t(), anyWeights = dnnl_memory_desc_t()
         var biasMD = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, srcLayout ?? layout), "src")
+        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, layout), "src")
         try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [n, g.outChannels, o.t, o.h, o.w].map(Int64.init), type, layout), "dst")
         try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, g.torchWeightShape.map(Int64.init), type, dnnl_format_tag_any), "weights")
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")

@@ -4,7 +4,7 @@
 // two layers disagree on a layout, and before the pool (N,T,H,W,C fp32 out). The residual is summed in place
 // into the shortcut's buffer by the block's last convolution. A plan is compiled once per (network, input
 // shape, precision, threads) and shared by every stream; each stream runs it with its own buffers and
-// scratchpad (PlanState), allocated once — nothing is allocated per clip.
+// scratchpad (PlanState), allocated once — per clip only the small pooled-stage output is a new array.
 import CDNNL
 import Foundation
 
@@ -128,10 +128,10 @@ extension OneDNNConvolution {
             cache.plans[key] = plan
             return plan
         }
-        if workspace.onednn?.engine !== engine { workspace.onednn = try StreamState(engine: engine) }
-        if workspace.plan?.plan !== plan || workspace.plan?.stream !== workspace.onednn {
+        let stream = try streamState(workspace)
+        if workspace.plan?.plan !== plan || workspace.plan?.stream !== stream {
             workspace.plan = nil  // one plan's buffers at a time
-            workspace.plan = try PlanState(plan: plan, stream: workspace.onednn!)
+            workspace.plan = try PlanState(plan: plan, stream: stream)
         }
         return try workspace.plan!.run(input)
     }

@@ -46,5 +46,10 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Why `backend` cannot run this precision; nil when it can. Only oneDNN has reduced precision.
+    public func unsupportedReason(on backend: ConvolutionBackend) -> String? {
+        self == .fp32 || backend is OneDNNConvolution ? nil : "\(rawValue) needs the onednn backend"
+    }
+
     var dnnl: dnnl_data_type_t { self == .bf16 ? dnnl_bf16 : dnnl_f32 }
 }

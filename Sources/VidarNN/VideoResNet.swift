@@ -86,9 +86,7 @@ public struct VideoResNet: Sendable {
         if let onednn = backend as? OneDNNConvolution {
             return classify(averagePool(try onednn.runNetwork(self, input, precision: precision, workspace: workspace)))
         }
-        guard precision == .fp32 else {
-            throw InferenceError(description: "precision \(precision.rawValue) needs the onednn backend")
-        }
+        if let reason = precision.unsupportedReason(on: backend) { throw InferenceError(description: "precision \(reason)") }
         var x = Activation(ncthw: input)
         x = try Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
         for stage in stages {

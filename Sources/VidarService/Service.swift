@@ -42,9 +42,7 @@ public final class Service: Sendable {
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
         do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
-        if options.precision != .fp32 && !(backend is OneDNNConvolution) {
-            throw VidarError(.invalidRequest, "precision \(options.precision.rawValue) needs the onednn backend")
-        }
+        if let reason = options.precision.unsupportedReason(on: backend) { throw VidarError(.invalidRequest, "precision \(reason)") }
         precision = options.precision
         let registry = self.registry
         scheduler = InferenceScheduler(model: model, backend: backend, options: options) { clip, result in

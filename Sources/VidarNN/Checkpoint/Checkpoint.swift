@@ -9,17 +9,20 @@ public enum Checkpoint {
             throw CheckpointError(.unreadable, path, "no such file")
         }
         guard !isDirectory.boolValue else { throw CheckpointError(.unreadable, path, "is a directory, not a checkpoint file") }
+        func unreadable(_ what: String) -> CheckpointError {
+            CheckpointError(.unreadable, path, "cannot be \(what) (\(String(cString: strerror(errno))))")
+        }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CheckpointError(.unreadable, path, "cannot be read (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw unreadable("read") }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CheckpointError(.unreadable, path, "cannot be read (\(String(cString: strerror(errno))))") }
+        guard fstat(fd, &st) == 0 else { throw unreadable("read") }
         let size = Int(st.st_size)
         guard size > 0 else { return try read(Data(), path: path) }
         // Our own read-only private mapping, so that each tensor's pages can be dropped once it has been converted
         // (`TensorEntry.dropPages`): loading then never holds the whole file and the weights at once.
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw CheckpointError(.unreadable, path, "cannot be mapped (\(String(cString: strerror(errno))))")
+            throw unreadable("mapped")
         }
         let data = Data(bytesNoCopy: base, count: size, deallocator: .custom { pointer, count in munmap(pointer, count) })
         var dict = try read(data, path: path)
