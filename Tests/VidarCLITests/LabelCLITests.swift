@@ -234,6 +234,13 @@ enum Label {
             let r = try CLI.run(["label", "--precision", "bf16", try Label.video("h264.mp4")])
             #expect(r.status == 69 && r.stderrLines.count == 1 && r.stderr.contains("AVX-512"), "\(r.stderr)")
         }
+        // A CPU without AVX-512, as oneDNN sees it under an AVX2 ceiling: bf16 is refused in one line, auto is fp32.
+        var avx2 = ProcessInfo.processInfo.environment
+        avx2["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        let refused = try CLI.run(["label", "--precision", "bf16", try Label.video("h264.mp4")], environment: avx2)
+        #expect(refused.status == 69 && refused.stderrLines.count == 1 && refused.stderr.contains("needs a CPU with AVX-512"),
+                "\(refused.stderr)")
+        #expect(try precision(["--precision", "auto"], environment: avx2) == "fp32")
         let r = try CLI.run(["label", "--precision", "bf16", "--backend", "gemm", try Label.video("h264.mp4")])
         #expect(r.status == 64 && r.stderrLines.count == 1 && r.stderr.contains("needs the onednn backend"), "\(r.stderr)")
     }

@@ -279,6 +279,11 @@ import Vidar
         let open = try CLI.run(["serve", "--config", good, "--listen", "0.0.0.0:0"])
         #expect(open.status == 64 && open.stderr.contains("refusing to listen on 0.0.0.0:0 without a token"), "\(open.stderr)")
         expectFailure(try CLI.run(["serve", "--config", dir.appendingPathComponent("none.yaml").path]), .noInput, mentioning: "none.yaml", "no such file")
+        let gemm = dir.appendingPathComponent("gemm.yaml").path
+        try "model: \(try Self.model)\nbackend: gemm\nprecision: bf16\nstreams:\n  a:\n    url: x.mp4\n".write(toFile: gemm, atomically: true, encoding: .utf8)
+        let wrong = try CLI.run(["serve", "--config", gemm])
+        #expect(wrong.status == 64 && wrong.stderrLines.count == 1 && wrong.stderr.contains("precision bf16 needs the onednn backend"),
+                "\(wrong.stderr)")
     }
 
     @Test func readinessAndStoppingAreNotifiedToSystemd() throws {
