@@ -44,14 +44,17 @@ enum ProbeCommand: Command {
             "frame_rate": i.frameRate.map { $0 as Any } ?? NSNull(), "duration": i.duration.map { $0 as Any } ?? NSNull(),
         ]
         if count {
-            var builder = ClipBuilder(options: SamplingOptions(fps: fps, clipLength: clipLength, stride: stride))
+            // As the pipeline samples: only the frames the grid takes are converted.
+            let sampling = SamplingOptions(fps: fps, clipLength: clipLength, stride: stride)
+            var builder = ClipBuilder(options: sampling)
+            var frames = SampledFrames(source: source, options: sampling)
             var clips: [Clip] = []
             var first: Double?
-            while let frame = try source.nextFrame() {
-                if first == nil { first = frame.time }
-                clips += builder.push(frame)
+            while let step = try frames.next() {
+                if first == nil { first = step.decoded.time }
+                clips += step.sampled.compactMap { builder.push(sampled: $0) }
             }
-            clips += builder.finish()
+            clips += try frames.finish().compactMap { builder.push(sampled: $0) } + builder.finish()
             object["frames_decoded"] = source.framesDecoded
             object["corrupt_frames_skipped"] = source.corruptFrames
             object["first_frame_time"] = first ?? NSNull()

@@ -40,53 +40,79 @@ public struct SamplingOptions: Sendable, Equatable, Codable {
     }
 }
 
-/// Picks, for each sampling time t_k = t_0 + k / fps, the last decoded frame whose time is ≤ t_k. Deterministic
-/// for a given frame sequence; frames repeat when the target rate exceeds the source's, and are skipped below it.
-public struct FrameResampler {
-    public let fps: Double?
+/// The sampling times t_k = t_0 + k / fps, by timestamps alone: how many of them take a frame, decided when the
+/// next frame's time is known. FrameResampler holds frames with it; SampledFrames decides on frames not yet
+/// converted, so both pick the very same frames.
+public struct SamplingGrid: Sendable {
+    public let fps: Double
     private var origin: Double?
     private var k = 0
-    private var previous: VideoFrame?
     /// Float slack so that a frame exactly on a sampling time is taken despite rounding in its timestamp.
     private static let epsilon = 1e-6
 
-    public init(fps: Double?) { self.fps = fps }
+    /// A grid whose origin is the first frame's time.
+    public init(fps: Double) { self.fps = fps }
 
-    /// A resampler that continues the grid of a full pass from sampling index `k`: the grid's origin is the
-    /// video's first frame time, so a time range labelled alone samples the very frames a full pass would.
+    /// The grid of a full pass from `origin`, continued from sampling index `k`: a time range labelled alone
+    /// samples the very frames a full pass would.
     public init(fps: Double, origin: Double, from k: Int) {
         self.fps = fps
         self.origin = origin
         self.k = k
     }
 
-    private var nextTime: Double { origin! + Double(k) / fps! }
+    private var nextTime: Double { origin! + Double(k) / fps }
+
+    /// A frame at `time` arrives: how many sampling times before it take the frame held until now (0 when
+    /// nothing is held). The first frame's time is the origin.
+    public mutating func ticks(before time: Double, holding: Bool) -> Int {
+        if origin == nil { origin = time }
+        guard holding else { return 0 }
+        var n = 0
+        while nextTime < time - Self.epsilon { n += 1; k += 1 }
+        return n
+    }
+
+    /// At the end of the stream: how many sampling times up to the held frame's `time` it takes.
+    public mutating func ticks(through time: Double) -> Int {
+        guard origin != nil else { return 0 }
+        var n = 0
+        while nextTime <= time + Self.epsilon { n += 1; k += 1 }
+        return n
+    }
+}
+
+/// Picks, for each sampling time t_k = t_0 + k / fps, the last decoded frame whose time is ≤ t_k. Deterministic
+/// for a given frame sequence; frames repeat when the target rate exceeds the source's, and are skipped below it.
+public struct FrameResampler {
+    public let fps: Double?
+    private var grid: SamplingGrid?
+    private var previous: VideoFrame?
+
+    public init(fps: Double?) {
+        self.fps = fps
+        grid = fps.map { SamplingGrid(fps: $0) }
+    }
+
+    public init(grid: SamplingGrid) {
+        fps = grid.fps
+        self.grid = grid
+    }
 
     /// Returns the sampled frames that `frame`'s arrival settles (usually 0 or 1).
     public mutating func push(_ frame: VideoFrame) -> [VideoFrame] {
-        guard fps != nil else { return [frame] }
-        if origin == nil { origin = frame.time }
-        var out: [VideoFrame] = []
-        if let previous {
-            while nextTime < frame.time - Self.epsilon {
-                out.append(previous)
-                k += 1
-            }
-        }
+        guard grid != nil else { return [frame] }
+        let n = grid!.ticks(before: frame.time, holding: previous != nil)
+        let out = previous.map { Array(repeating: $0, count: n) } ?? []
         if frame.time >= (previous?.time ?? -.infinity) { previous = frame }
         return out
     }
 
     /// At the end of the stream: the sampling times up to the last frame's.
     public mutating func finish() -> [VideoFrame] {
-        guard fps != nil, let previous, origin != nil else { return [] }
-        var out: [VideoFrame] = []
-        while nextTime <= previous.time + Self.epsilon {
-            out.append(previous)
-            k += 1
-        }
+        guard grid != nil, let previous else { return [] }
         self.previous = nil
-        return out
+        return Array(repeating: previous, count: grid!.ticks(through: previous.time))
     }
 
     /// The sampling period in seconds (nil without resampling).
@@ -116,7 +142,13 @@ public struct ClipBuilder {
     public init(options: SamplingOptions, origin: Double, firstClip: Int) {
         precondition(options.fps != nil, "a clip grid needs a sampling rate")
         self.options = options
-        resampler = FrameResampler(fps: options.fps!, origin: origin, from: firstClip * options.stride)
+        resampler = FrameResampler(grid: Self.grid(options: options, origin: origin, firstClip: firstClip))
+    }
+
+    /// The sampling grid of a full pass from `origin`, from clip `firstClip` on (needs a sampling rate).
+    public static func grid(options: SamplingOptions, origin: Double, firstClip: Int) -> SamplingGrid {
+        precondition(options.fps != nil, "a clip grid needs a sampling rate")
+        return SamplingGrid(fps: options.fps!, origin: origin, from: firstClip * options.stride)
     }
 
     /// Start time of clip `k` on the grid of a full pass from `origin`.
@@ -137,6 +169,9 @@ public struct ClipBuilder {
         for sampled in resampler.push(frame) { if let c = add(sampled) { clips.append(c) } }
         return clips
     }
+
+    /// A frame already sampled on this builder's grid (by SampledFrames): the clip it completes, if any.
+    public mutating func push(sampled frame: VideoFrame) -> Clip? { add(frame) }
 
     /// Flushes the resampler. Frames no clip covers yet (a video shorter than one clip, or the tail after the last
     /// full clip) become one last clip, the next window padded with its last frame, so the whole video is labelled.

@@ -91,6 +91,8 @@ public final class MediaSource {
     public let info: StreamInfo
     public private(set) var framesDecoded = 0
     public private(set) var corruptFrames = 0
+    /// Frames converted to RGB (and resized): with SampledFrames, only those the sampling grid takes.
+    public private(set) var framesConverted = 0
 
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
@@ -98,7 +100,11 @@ public final class MediaSource {
     /// A packet the decoder refused with EAGAIN (its output queue was full): resent before reading another.
     private var pending = false
     private var refusals = 0
+    /// The decoder's output, and the last decoded frame kept unconverted until the sampler decides on it.
     private var frame: UnsafeMutablePointer<AVFrame>?
+    private var held: UnsafeMutablePointer<AVFrame>?
+    private var decoded: DecodedFrame?
+    private var heldFrame: DecodedFrame?
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     /// The model's resize, applied to every frame as it is converted.
@@ -117,7 +123,7 @@ public final class MediaSource {
     private var finished = false
     private var lastTime: Double = -.infinity
 
-    /// Timestamp of the last frame returned, nil before the first.
+    /// Timestamp of the last frame decoded, nil before the first.
     public var lastFrameTime: Double? { lastTime.isFinite ? lastTime : nil }
 
     public init(url: String, options: SourceOptions = SourceOptions()) throws {
@@ -246,12 +252,14 @@ public final class MediaSource {
         startTime = stream.pointee.start_time != VIDAR_AV_NOPTS_VALUE ? stream.pointee.start_time : 0
         packet = av_packet_alloc()
         frame = av_frame_alloc()
+        held = av_frame_alloc()
     }
 
     deinit {
         scratch?.deallocate()
         sws_freeContext(scaler)
         av_frame_free(&frame)
+        av_frame_free(&held)
         av_packet_free(&packet)
         avcodec_free_context(&codec)
         avformat_close_input(&format)
@@ -267,6 +275,17 @@ public final class MediaSource {
     /// The next decoded frame in display orientation, or nil at the end of the stream.
     /// Packets the decoder rejects are skipped and counted in `corruptFrames`.
     public func nextFrame() throws -> VideoFrame? {
+        guard try decodeNext() != nil else { return nil }
+        hold()
+        return try convertHeld()
+    }
+
+    /// Decodes the next good frame without converting it: its time and index. It stays in the decoder's output
+    /// until the next decode, unless `hold` keeps it for `convertHeld` (the sampler's lookahead: whether a frame
+    /// is sampled is known only when the next frame's time is).
+    public func decodeNext() throws -> DecodedFrame? {
+        av_frame_unref(frame)
+        decoded = nil
         let frameDeadline = frameTimeout.map { av_gettime_relative() + Int64($0 * 1e6) } ?? 0
         deadline.pointee.frame_deadline = frameDeadline
         deadline.pointee.stalled = 0
@@ -275,12 +294,16 @@ public final class MediaSource {
             if frameDeadline > 0 && av_gettime_relative() > frameDeadline { throw stalledError() }
             let rc = avcodec_receive_frame(codec, frame)
             if rc >= 0 {
-                defer { av_frame_unref(frame) }
                 if frame!.pointee.decode_error_flags != 0 || (frame!.pointee.flags & AV_FRAME_FLAG_CORRUPT) != 0 {
+                    av_frame_unref(frame)
                     corruptFrames += 1
                     continue
                 }
-                return try convert(frame!)
+                let d = DecodedFrame(time: presentationTime(frame!), index: framesDecoded)
+                lastTime = d.time
+                framesDecoded += 1
+                decoded = d
+                return d
             }
             if rc == VIDAR_AVERROR_EOF { finished = true; break }
             guard rc == VIDAR_AVERROR_EAGAIN else { corruptFrames += 1; continue }
@@ -292,6 +315,29 @@ public final class MediaSource {
             throw VideoError(.corrupt, url, "no decodable video frame (truncated or corrupt data?)")
         }
         return nil
+    }
+
+    /// Keeps the frame `decodeNext` returned, replacing the one held before.
+    public func hold() {
+        guard let d = decoded else { return }
+        av_frame_unref(held)
+        av_frame_move_ref(held, frame)
+        heldFrame = d
+        decoded = nil
+    }
+
+    /// The held frame as RGB24 in display orientation, resized for the model when a resize is set.
+    public func convertHeld() throws -> VideoFrame {
+        guard let d = heldFrame else { throw VideoError(.failed, url, "no decoded frame to convert") }
+        framesConverted += 1
+        return try convert(held!, time: d.time, index: d.index)
+    }
+
+    /// Seconds from the stream's start; a frame without any timestamp continues from the last at the nominal rate.
+    private func presentationTime(_ f: UnsafeMutablePointer<AVFrame>) -> Double {
+        let ts = f.pointee.best_effort_timestamp
+        if ts != VIDAR_AV_NOPTS_VALUE { return Double(ts - startTime) * timeBase }
+        return lastTime.isFinite ? lastTime + 1 / (info.frameRate ?? 25) : 0
     }
 
     /// Reads packets until one of the video stream is sent to the decoder, or starts draining at the end.
@@ -331,7 +377,7 @@ public final class MediaSource {
         }
     }
 
-    private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws -> VideoFrame {
+    private func convert(_ f: UnsafeMutablePointer<AVFrame>, time: Double, index: Int) throws -> VideoFrame {
         let w = f.pointee.width, h = f.pointee.height, fmt = f.pointee.format
         if scaler == nil || scalerKey != (w, h, fmt) {
             sws_freeContext(scaler)
@@ -362,21 +408,11 @@ public final class MediaSource {
                 }
             }
         }
-        let ts = f.pointee.best_effort_timestamp
-        var time: Double
-        if ts != VIDAR_AV_NOPTS_VALUE {
-            time = Double(ts - startTime) * timeBase
-        } else {
-            // No timestamp at all: continue from the last one at the nominal rate.
-            time = lastTime.isFinite ? lastTime + 1 / (info.frameRate ?? 25) : 0
-        }
-        lastTime = time
-        defer { framesDecoded += 1 }
         let pixels = scratch.assumingMemoryBound(to: UInt8.self)
         if let resize, orientation == .identity, resize.width != Int(w) || resize.height != Int(h) {
             // Straight from swscale's rows to the model's size: no full-size packed copy.
             return VideoFrame(width: resize.width, height: resize.height, rgb: resize.apply(pixels, Int(w), Int(h), alignedRow),
-                              time: time, index: framesDecoded)
+                              time: time, index: index)
         }
         let rgb = [UInt8](unsafeUninitializedCapacity: row * Int(h)) { buf, n in
             for y in 0..<Int(h) {
@@ -384,7 +420,7 @@ public final class MediaSource {
             }
             n = row * Int(h)
         }
-        let shown = orientation.apply(VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: framesDecoded))
+        let shown = orientation.apply(VideoFrame(width: Int(w), height: Int(h), rgb: rgb, time: time, index: index))
         guard let resize, resize.width != shown.width || resize.height != shown.height else { return shown }
         let small = shown.rgb.withUnsafeBufferPointer { resize.apply($0.baseAddress!, shown.width, shown.height, shown.width * 3) }
         return VideoFrame(width: resize.width, height: resize.height, rgb: small, time: time, index: shown.index)
@@ -404,6 +440,8 @@ public final class MediaSource {
         guard avformat_seek_file(format, stream.pointee.index, Int64.min, target, target, 0) >= 0 else { return false }
         if pending { av_packet_unref(packet) }
         avcodec_flush_buffers(codec)
+        av_frame_unref(frame)
+        decoded = nil
         (pending, draining, finished, refusals) = (false, false, false, 0)
         lastTime = -.infinity
         return true

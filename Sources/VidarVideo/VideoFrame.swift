@@ -16,6 +16,14 @@ public struct VideoFrame: Sendable {
     }
 }
 
+/// A frame the decoder produced but nobody has converted yet: enough to decide whether it is sampled.
+public struct DecodedFrame: Sendable, Equatable {
+    /// Presentation time in seconds from the stream's start.
+    public let time: Double
+    /// Position among the decoded frames of the stream (0-based).
+    public let index: Int
+}
+
 /// The display transform a stream's rotation metadata asks for, as ffmpeg's CLI applies it (autorotate).
 public enum Orientation: String, Sendable, Codable {
     case identity, clockwise, counterClockwise, upsideDown, counterClockwiseFlip, clockwiseFlip, hflip, vflip

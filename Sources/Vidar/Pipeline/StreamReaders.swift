@@ -15,19 +15,29 @@ extension ClipStream {
         return o
     }
 
-    /// A file: open, decode every frame, pad the tail; a failure ends the stream and is reported by `run`. With a
-    /// time range, only the clips of a full pass that start inside it, from the same frames (see `positioned`).
+    /// A file: open, decode every frame, convert the sampled ones, pad the tail; a failure ends the stream and is
+    /// reported by `run`. With a time range, only the clips of a full pass that start inside it, from the same
+    /// frames (see `positioned`).
     func readFile(_ path: String) {
         let sourceOptions = decodeOptions
         do {
             let source = try MediaSource(url: path, options: sourceOptions)
             setInfo(source.info)
-            var (builder, first, clipLimit) = try positioned(source, path: path)
+            var (frames, first, clipLimit) = try positioned(source, path: path)
+            var builder = ClipBuilder(options: options.sampling)
             var emitted = 0
-            while !isStopped, let frame = try first ?? source.nextFrame() {
-                first = nil
+            while !isStopped {
+                let sampled: [VideoFrame]
+                if let f = first {
+                    sampled = try frames.take(f)
+                    first = nil
+                } else {
+                    guard let step = try frames.next() else { break }
+                    sampled = step.sampled
+                }
                 statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
-                for clip in builder.push(frame) where !isStopped {
+                for frame in sampled where !isStopped {
+                    guard let clip = builder.push(sampled: frame) else { continue }
                     guard ring.push(.clip(prepare(clip, startArrival: 0, arrival: 0))) else { return }
                     emitted += 1
                     // The range's last clip is done: the rest of the video belongs to the next range.
@@ -41,7 +51,7 @@ extension ClipStream {
                 producer.withLock { $0.videoEnd = min(end, source.info.duration ?? end) }
             }
             guard !isStopped else { return }
-            for clip in builder.finish() {
+            for clip in try Self.tail(&frames, &builder) {
                 if clip.padded { statistics.paddedClip(repeatedFrames: clip.repeatedFrames, start: clip.start, end: clip.end) }
                 guard ring.push(.clip(prepare(clip, startArrival: 0, arrival: 0))) else { return }
             }
@@ -50,14 +60,20 @@ extension ClipStream {
         }
     }
 
-    /// Where reading starts. Without a range: a plain builder. With one: the first frame fixes the clip grid's
+    /// The clips the end of the stream settles: the last sampling times, then the padded tail.
+    private static func tail(_ frames: inout SampledFrames, _ builder: inout ClipBuilder,
+                             time: (VideoFrame) -> VideoFrame = { $0 }) throws -> [Clip] {
+        try frames.finish().compactMap { builder.push(sampled: time($0)) } + builder.finish()
+    }
+
+    /// Where reading starts. Without a range: the first frame. With one: the first frame fixes the clip grid's
     /// origin (as in a full pass), the source seeks to the last keyframe at or before the range's first clip,
-    /// and the builder continues the full pass's grid from there, so each clip has exactly a full pass's frames.
-    /// Returns the builder, a frame already read that must be pushed first, and how many clips the range has.
-    private func positioned(_ source: MediaSource, path: String) throws -> (ClipBuilder, VideoFrame?, Int?) {
-        guard let range = options.range else { return (ClipBuilder(options: options.sampling), nil, nil) }
+    /// and sampling continues the full pass's grid from there, so each clip has exactly a full pass's frames.
+    /// Returns the sampler, a frame already decoded that it must take first, and how many clips the range has.
+    private func positioned(_ source: MediaSource, path: String) throws -> (SampledFrames, DecodedFrame?, Int?) {
         let sampling = options.sampling
-        guard let first = try source.nextFrame() else { throw VidarError(.invalidData, "\(path): no video frame") }
+        guard let range = options.range else { return (SampledFrames(source: source, options: sampling), nil, nil) }
+        guard let first = try source.decodeNext() else { throw VidarError(.invalidData, "\(path): no video frame") }
         guard let k0 = ClipBuilder.firstClip(atOrAfter: range.start, origin: first.time, options: sampling),
               let sampleStart = ClipBuilder.clipStart(k0, origin: first.time, options: sampling) else {
             throw VidarError(.invalidRequest, "\(path): a time range needs a sampling rate (--fps)")
@@ -67,22 +83,22 @@ extension ClipStream {
             throw VidarError(.invalidRequest, String(format: "%@: no clip starts in %.3f–%.3f s (clips start every %.3f s)",
                                                      path, range.start, range.end ?? 0, Double(sampling.stride) / sampling.fps!))
         }
-        let builder = ClipBuilder(options: sampling, origin: first.time, firstClip: k0)
+        let frames = SampledFrames(source: source, grid: ClipBuilder.grid(options: sampling, origin: first.time, firstClip: k0))
         let limit = k1.map { $0 - k0 }
-        guard k0 > 0 else { return (builder, first, limit) }
+        guard k0 > 0 else { return (frames, first, limit) }
         // A seek may land after the target (inexact demuxers): step back until the first frame is at or before it;
-        // an input that cannot seek is read on from its start, the resampler skipping what comes before.
+        // an input that cannot seek is read on from its start, the grid skipping what comes before.
         var back = 0.0
         while source.seek(to: max(0, sampleStart - back)) {
-            guard let f = try source.nextFrame() else { break }
-            if f.time <= sampleStart + 1e-6 { return (builder, f, limit) }
+            guard let f = try source.decodeNext() else { break }
+            if f.time <= sampleStart + 1e-6 { return (frames, f, limit) }
             if sampleStart - back <= 0 { break }
             back = back == 0 ? 2 : back * 2
         }
         guard source.seek(to: 0) || source.framesDecoded == 1 else {
             throw VidarError(.ioFailed, "\(path): cannot return to the start after seeking")
         }
-        return (builder, source.framesDecoded == 1 ? first : nil, limit)
+        return (frames, source.framesDecoded == 1 ? first : nil, limit)
     }
 
     /// A live source: connect, read, lose, back off, reconnect, until stopped, out of retries, or (files and pipes)
@@ -107,9 +123,14 @@ extension ClipStream {
                 if isStopped { return }
                 setInfo(source.info)
                 var builder = ClipBuilder(options: options.sampling)
+                var frames = SampledFrames(source: source, options: options.sampling)
                 var offset: Double?
                 var firstPTS = 0.0
-                while let frame = try source.nextFrame() {
+                // Sampled frames carry source time; clips carry stream time.
+                func streamTime(_ f: VideoFrame) -> VideoFrame {
+                    VideoFrame(width: f.width, height: f.height, rgb: f.rgb, time: offset! + f.time - firstPTS, index: f.index)
+                }
+                while let (frame, sampled) = try frames.next() {
                     if offset == nil {
                         let now = Date().timeIntervalSince(startWall)
                         offset = max(now, lastStreamTime + (everConnected ? lastGap : 0))
@@ -130,8 +151,7 @@ extension ClipStream {
                     lastStreamTime = t
                     statistics.frameArrived()
                     arrivals[frame.index % arrivals.count] = (frame.index, now)
-                    let timed = VideoFrame(width: frame.width, height: frame.height, rgb: frame.rgb, time: t, index: frame.index)
-                    for clip in builder.push(timed) {
+                    for clip in sampled.compactMap({ builder.push(sampled: streamTime($0)) }) {
                         let first = clip.frames[0].index
                         let slot = arrivals[first % arrivals.count]
                         let startArrival = slot.index == first ? slot.at : now - (clip.end - clip.start)
@@ -142,7 +162,7 @@ extension ClipStream {
                 // A file or pipe that ends is labelled to its last frame: its tail becomes a padded clip.
                 if live.atEnd == .finish {
                     let now = Date().timeIntervalSince(startWall)
-                    for clip in builder.finish() {
+                    for clip in try Self.tail(&frames, &builder, time: streamTime) {
                         guard ring.push(.clip(prepare(clip, startArrival: now, arrival: now))) else { return }
                     }
                 }
