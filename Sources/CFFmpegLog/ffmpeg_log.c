@@ -2,8 +2,10 @@
 #include "ffmpeg_log.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <libavutil/log.h>
 
+static _Thread_local char first_message[512];
 static _Thread_local char last_message[512];
 static int print_level = AV_LOG_QUIET;
 
@@ -13,6 +15,7 @@ static void callback(void *avcl, int level, const char *fmt, va_list vl) {
         va_copy(copy, vl);
         vsnprintf(last_message, sizeof last_message, fmt, copy);
         va_end(copy);
+        if (first_message[0] == 0) memcpy(first_message, last_message, sizeof first_message);
     }
     if (level <= print_level) av_log_default_callback(avcl, level, fmt, vl);
 }
@@ -23,6 +26,8 @@ void vidar_install_log(int level) {
     av_log_set_callback(callback);
 }
 
-void vidar_clear_last_log(void) { last_message[0] = 0; }
+void vidar_clear_last_log(void) { first_message[0] = last_message[0] = 0; }
 
 const char *vidar_get_last_log(void) { return last_message; }
+
+const char *vidar_get_first_log(void) { return first_message; }

@@ -160,8 +160,12 @@ public final class Labeller {
     /// a stretch labelled from a padded clip.
     static func warnings(info: StreamInfo, stats: StreamStatistics.Snapshot, clips: Int, rangeEnded: Bool = false) -> [Timeline.Warning] {
         var out: [Timeline.Warning] = []
-        if !rangeEnded, let duration = info.duration, let last = stats.lastFrameTime {
-            let seen = last + 1 / (info.frameRate ?? 25)
+        if let jump = stats.timestampJump {
+            out.append(.init(.timestampJump, String(format: "the timestamps jump from %.2f s to %.2f s (damaged, or recordings joined?): "
+                                                    + "decoding ended there and the rest is not labelled", jump.from, jump.to)))
+        } else if !rangeEnded, let duration = info.duration, let last = stats.lastFrameTime {
+            // A damaged stream's last timestamp can lie before its start: never report a negative time.
+            let seen = max(0, last + 1 / (info.frameRate ?? 25))
             if duration - seen > max(0.5, 0.02 * duration) {
                 out.append(.init(.endedEarly, String(format: "decoding ended at %.2f s of a %.2f s video (truncated or damaged?): "
                                                      + "the rest is not labelled", seen, duration)))

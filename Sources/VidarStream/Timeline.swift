@@ -103,6 +103,8 @@ public struct Timeline: Codable, Sendable {
         public enum Code: String, Codable, Sendable {
             /// Decoding stopped well before the container's stated duration (truncated or damaged file).
             case endedEarly = "ended_early"
+            /// Consecutive frames' timestamps jumped by more than a minute: decoding ended at the jump.
+            case timestampJump = "timestamp_jump"
             /// More than a small share of frames could not be decoded and were skipped.
             case corruptFrames = "corrupt_frames"
             /// The last stretch was labelled from a clip padded by repeating its last frame.

@@ -206,7 +206,10 @@ public final class MediaSource {
         let par = stream.pointee.codecpar!
         guard index >= 0, let decoder else {
             let name = String(cString: avcodec_get_name(par.pointee.codec_id))
-            let tag = withUnsafeBytes(of: par.pointee.codec_tag.littleEndian) { String(decoding: $0, as: UTF8.self) }
+            // A damaged header's tag can hold any byte: printable ASCII as is, the rest escaped, so the line stays one line.
+            let tag = withUnsafeBytes(of: par.pointee.codec_tag.littleEndian) { bytes in
+                bytes.map { (0x20...0x7e).contains($0) ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+            }
             let fourcc = par.pointee.codec_tag != 0 ? " (FourCC \(tag))" : ""
             throw fail(VideoError(.unsupportedCodec, url, "unsupported video codec '\(name)'\(fourcc): FFmpeg has no decoder for it"))
         }
@@ -253,6 +256,8 @@ public final class MediaSource {
         packet = av_packet_alloc()
         frame = av_frame_alloc()
         held = av_frame_alloc()
+        // From here on, what FFmpeg logs is about reading this input's packets and frames.
+        vidar_clear_last_log()
     }
 
     deinit {
@@ -312,7 +317,7 @@ public final class MediaSource {
         }
         if framesDecoded == 0 {
             if let refused = Self.pixelLimitRefusal(url: url, maxPixels: Int(codec!.pointee.max_pixels)) { throw refused }
-            throw VideoError(.corrupt, url, "no decodable video frame (truncated or corrupt data?)")
+            throw VideoError(.corrupt, url, "no decodable video frame (truncated or corrupt data?)" + (Self.ffmpegCause().map { ": " + $0 } ?? ""))
         }
         return nil
     }
@@ -352,7 +357,7 @@ public final class MediaSource {
                     }
                     if deadline.pointee.stalled != 0 { throw stalledError() }
                     if rc != VIDAR_AVERROR_EOF && framesDecoded == 0 {
-                        throw VideoError(.corrupt, url, "read failed before any frame: \(Self.message(rc))")
+                        throw VideoError(.corrupt, url, "read failed before any frame: \(Self.ffmpegCause() ?? Self.message(rc))")
                     }
                     // EOF, or an error after some frames (a truncated file): drain what the decoder holds.
                     avcodec_send_packet(codec, nil)
@@ -474,11 +479,25 @@ public final class MediaSource {
         return VideoError(.tooLarge, url, "frame size \(dims) exceeds the limit of \(maxPixels) pixels (--max-resolution)")
     }
 
+    /// FFmpeg's first error-level message since the input was opened (or since opening began), when it says more
+    /// than a generic wrap-up: the cause ("contradictionary STSC and STCO", "partial file") rather than errno's
+    /// "Invalid data" or "Cannot allocate memory".
+    static func ffmpegCause() -> String? {
+        let first = String(cString: vidar_get_first_log()).trimmingCharacters(in: .whitespacesAndNewlines)
+        let generic = ["", "error reading header", "Invalid data found when processing input"]
+        guard !generic.contains(first) else { return nil }
+        // FFmpeg's text is data too: one line, no control characters, bounded.
+        return String(first.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) }.prefix(200))
+    }
+
     private static func openError(_ rc: Int32, url: String) -> VideoError {
         let logged = String(cString: vidar_get_last_log()).trimmingCharacters(in: .whitespacesAndNewlines)
         if rc == vidar_averror(ENOENT) && !url.contains("://") { return VideoError(.notFound, url, "no such file") }
         if rc == vidar_averror(EACCES) { return VideoError(.permissionDenied, url, "permission denied") }
-        if rc == VIDAR_AVERROR_INVALIDDATA { return VideoError(.notMedia, url, "not a media file FFmpeg recognises (or its header is damaged)") }
+        if rc == VIDAR_AVERROR_INVALIDDATA {
+            let cause = ffmpegCause().map { ": \($0)" } ?? ""
+            return VideoError(.notMedia, url, "not a media file FFmpeg recognises (or its header is damaged)\(cause)")
+        }
         if [VIDAR_AVERROR_HTTP_BAD_REQUEST, VIDAR_AVERROR_HTTP_UNAUTHORIZED, VIDAR_AVERROR_HTTP_FORBIDDEN, VIDAR_AVERROR_HTTP_NOT_FOUND,
             VIDAR_AVERROR_HTTP_OTHER_4XX].contains(rc) {
             return VideoError(.rejected, url, "the server refused it: \(message(rc))")

@@ -1,10 +1,22 @@
 // Decoded frames → the frames the sampling grid takes, decided from timestamps before any pixel is converted.
 // A frame is sampled when a sampling time falls between it and the next frame, so each decoded frame waits,
 // unconverted, until the next one is decoded; only then is it converted and resized, or dropped. At 15 fps from
-// 25–60 fps video most frames never reach swscale. The frames chosen are FrameResampler's, exactly.
+// 25–60 fps video most frames never reach swscale. The frames chosen are FrameResampler's, exactly, except across
+// a timestamp jump (below), where repeating one frame for the whole gap would be unbounded work.
 
 public struct SampledFrames {
+    /// Two consecutive frames further apart than this (either way) are a discontinuity, not a frame shown for the
+    /// whole gap: a 100 KB file whose timestamps jump by 50,000 s would otherwise sample 750,000 copies of one frame.
+    public static let maxFrameGap = 60.0
+
+    /// Where the timestamps jumped: the held frame's time and the next frame's.
+    public struct Jump: Sendable, Equatable {
+        public let from: Double, to: Double
+    }
+
     public let source: MediaSource
+    /// The last discontinuity `take` met, for the caller to act on (end a file there, re-anchor a live stream).
+    public private(set) var jump: Jump?
     private var grid: SamplingGrid?
     /// Time of the frame the source holds (the candidate for the next sampling times), and its conversion once made.
     private var heldTime: Double?
@@ -29,10 +41,22 @@ public struct SampledFrames {
     }
 
     /// The sampled frames that `decoded`, the source's latest `decodeNext`, settles.
+    /// After a jump (`jump` set), the frames returned are the held frame's last ones, and sampling starts over with
+    /// `decoded` as a first frame on a grid of its own.
     public mutating func take(_ decoded: DecodedFrame) throws -> [VideoFrame] {
+        jump = nil
         guard grid != nil else {
             source.hold()
             return [try source.convertHeld()]
+        }
+        if let heldTime, abs(decoded.time - heldTime) > Self.maxFrameGap {
+            jump = Jump(from: heldTime, to: decoded.time)
+            let last = try finish()
+            grid = SamplingGrid(fps: grid!.fps)
+            _ = grid!.ticks(before: decoded.time, holding: false)
+            source.hold()
+            self.heldTime = decoded.time
+            return last
         }
         let n = grid!.ticks(before: decoded.time, holding: heldTime != nil)
         let out = n > 0 ? Array(repeating: try heldConverted(), count: n) : []

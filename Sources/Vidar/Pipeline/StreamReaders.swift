@@ -26,7 +26,8 @@ extension ClipStream {
             var (frames, first, clipLimit) = try positioned(source, path: path)
             var builder = ClipBuilder(options: options.sampling)
             var emitted = 0
-            while !isStopped {
+            var jump: SampledFrames.Jump?
+            while !isStopped && jump == nil {
                 let sampled: [VideoFrame]
                 if let f = first {
                     sampled = try frames.take(f)
@@ -35,6 +36,8 @@ extension ClipStream {
                     guard let step = try frames.next() else { break }
                     sampled = step.sampled
                 }
+                // A jump ends the file there (a warning says so): what follows has no place on this timeline.
+                jump = frames.jump
                 statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
                 for frame in sampled where !isStopped {
                     guard let clip = builder.push(sampled: frame) else { continue }
@@ -45,13 +48,15 @@ extension ClipStream {
                 }
             }
             statistics.decoded(frames: source.framesDecoded, corrupt: source.corruptFrames)
-            statistics.lastFrameTime(source.lastFrameTime)
-            if let last = source.lastFrameTime {
+            if let jump { statistics.timestampJump(jump) }
+            let lastFrameTime = jump?.from ?? source.lastFrameTime
+            statistics.lastFrameTime(lastFrameTime)
+            if let last = lastFrameTime {
                 let end = last + 1 / (source.info.frameRate ?? 25)
                 producer.withLock { $0.videoEnd = min(end, source.info.duration ?? end) }
             }
             guard !isStopped else { return }
-            for clip in try Self.tail(&frames, &builder) {
+            for clip in try jump == nil ? Self.tail(&frames, &builder) : builder.finish() {
                 if clip.padded { statistics.paddedClip(repeatedFrames: clip.repeatedFrames, start: clip.start, end: clip.end) }
                 guard ring.push(.clip(prepare(clip, startArrival: 0, arrival: 0))) else { return }
             }
@@ -127,8 +132,9 @@ extension ClipStream {
                 var offset: Double?
                 var firstPTS = 0.0
                 // Sampled frames carry source time; clips carry stream time.
-                func streamTime(_ f: VideoFrame) -> VideoFrame {
-                    VideoFrame(width: f.width, height: f.height, rgb: f.rgb, time: offset! + f.time - firstPTS, index: f.index)
+                func streamTime(_ f: VideoFrame) -> VideoFrame { streamTime(f, offset!, firstPTS) }
+                func streamTime(_ f: VideoFrame, _ offset: Double, _ firstPTS: Double) -> VideoFrame {
+                    VideoFrame(width: f.width, height: f.height, rgb: f.rgb, time: offset + f.time - firstPTS, index: f.index)
                 }
                 while let (frame, sampled) = try frames.next() {
                     if offset == nil {
@@ -143,6 +149,14 @@ extension ClipStream {
                         statistics.connected(true)
                         if !looping { output(.source(.connected(source.info))) }
                     }
+                    // The frames sampled now were decoded before any jump this frame brings: the anchor they came under.
+                    let anchor = (offset: offset!, pts: firstPTS)
+                    if frames.jump != nil {
+                        // The source's clock jumped (a camera reset, a damaged stream): its frames go on right after the
+                        // last one, on a new clip grid, instead of a gap of hours to fill or to sleep through.
+                        offset = lastStreamTime + lastGap
+                        firstPTS = frame.time
+                    }
                     let t = offset! + frame.time - firstPTS
                     if live.realtime { sleepUntil(t) }
                     if isStopped { return }
@@ -151,12 +165,13 @@ extension ClipStream {
                     lastStreamTime = t
                     statistics.frameArrived()
                     arrivals[frame.index % arrivals.count] = (frame.index, now)
-                    for clip in sampled.compactMap({ builder.push(sampled: streamTime($0)) }) {
+                    for clip in sampled.compactMap({ builder.push(sampled: streamTime($0, anchor.offset, anchor.pts)) }) {
                         let first = clip.frames[0].index
                         let slot = arrivals[first % arrivals.count]
                         let startArrival = slot.index == first ? slot.at : now - (clip.end - clip.start)
                         guard ring.push(.clip(prepare(clip, startArrival: startArrival, arrival: now))) else { return }
                     }
+                    if frames.jump != nil { builder = ClipBuilder(options: options.sampling) }
                 }
                 reachedEnd = true
                 // A file or pipe that ends is labelled to its last frame: its tail becomes a padded clip.

@@ -2,6 +2,7 @@
 // the service's metrics). Interval figures (rates, latency percentiles) restart at each stats event.
 import Foundation
 import Synchronization
+import VidarVideo
 import VidarStream
 
 public final class StreamStatistics: Sendable {
@@ -18,6 +19,8 @@ public final class StreamStatistics: Sendable {
         public var padding: (repeatedFrames: Int, start: Double, end: Double)?
         /// Timestamp of the last decoded frame (files).
         public var lastFrameTime: Double?
+        /// Where a file's timestamps jumped further than SampledFrames.maxFrameGap: decoding ended there.
+        public var timestampJump: SampledFrames.Jump?
         /// Wall time of the last decoded frame (live streams).
         public var lastFrame: Date?
     }
@@ -56,6 +59,8 @@ public final class StreamStatistics: Sendable {
     }
 
     func lastFrameTime(_ t: Double?) { state.withLock { $0.snapshot.lastFrameTime = t } }
+
+    func timestampJump(_ jump: SampledFrames.Jump) { state.withLock { $0.snapshot.timestampJump = jump } }
 
     func clipInferred(latency: Double) {
         state.withLock {
