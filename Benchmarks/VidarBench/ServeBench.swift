@@ -10,6 +10,9 @@ struct ServeBenchOptions {
     var window = 30.0
     var maxStreams = ["vidar-actions": 16, "r3d_18": 6]
     var precision = "fp32"
+    /// Extra top-level serve settings (`--serve-option inference_workers=2`), and which modes to run.
+    var serveSettings: [(String, String)] = []
+    var modes = ["serve", "separate"]
 }
 
 func runServeBench(_ argv: [String]) {
@@ -23,7 +26,14 @@ func runServeBench(_ argv: [String]) {
         case "--warmup": i += 1; o.warmup = Double(argv[safe: i] ?? "") ?? o.warmup
         case "--model": i += 1; models = [argv[safe: i] ?? "vidar-actions"]
         case "--precision": i += 1; o.precision = argv[safe: i] ?? "fp32"
-        default: fail("usage: vidar-bench serve [--fixtures DIR] [--model vidar-actions|r3d_18] [--precision fp32|bf16] [--warmup S (15)] [--window S (30)]")
+        case "--serve-option":
+            i += 1
+            let kv = (argv[safe: i] ?? "").split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { fail("--serve-option takes KEY=VALUE (a top-level serve setting, e.g. inference_workers=2)") }
+            o.serveSettings.append((kv[0], kv[1]))
+        case "--modes": i += 1; o.modes = (argv[safe: i] ?? "").split(separator: ",").map(String.init)
+        default: fail("usage: vidar-bench serve [--fixtures DIR] [--model vidar-actions|r3d_18] [--precision fp32|bf16] [--warmup S (15)] "
+                      + "[--window S (30)] [--serve-option KEY=VALUE]… [--modes serve,separate]")
         }
         i += 1
     }
@@ -43,11 +53,11 @@ func runServeBench(_ argv: [String]) {
         let spec = model == "r3d_18" ? "\(o.fixtures)/r3d_18.pth" : model
         if model == "r3d_18" && !FileManager.default.fileExists(atPath: spec) { fail("\(spec) is missing: run `make fixtures`") }
         say("")
-        say("model \(model), precision \(o.precision):")
+        say("model \(model), precision \(o.precision)" + o.serveSettings.map { ", serve \($0.0): \($0.1)" }.joined() + ":")
         say("  mode                 streams  dropped  clips/s   p50 ms   p99 ms   RSS MB")
         var best: [String: Trial] = [:]
         var perStream = 0.0
-        for mode in ["serve", "separate"] {
+        for mode in o.modes {
             var n = 1
             while n <= o.maxStreams[model, default: 8] {
                 let t = trial(mode: mode, streams: n, model: spec, video: video, binary: binary, dir: dir, options: o)
@@ -111,7 +121,7 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
         let events = dir.appendingPathComponent("serve-\(n).jsonl").path
         try? FileManager.default.removeItem(atPath: events)
         var yaml = "model: \(model)\nprecision: \(o.precision)\nlisten: 127.0.0.1:\(benchFreePort())\nstats_interval: 5\nevents: [\"file:\(events)\"]\n"
-            + "update_interval: null\nstall_timeout: 5\nstreams:\n"
+            + "update_interval: null\nstall_timeout: 5\n" + o.serveSettings.map { "\($0.0): \($0.1)\n" }.joined() + "streams:\n"
         for (k, port) in ports.enumerated() { yaml += "  cam\(k):\n    url: http://127.0.0.1:\(port)\n" }
         if brokenExtras {
             yaml += "  dead:\n    url: http://127.0.0.1:\(benchFreePort())/none.ts\n  stalled:\n    url: http://127.0.0.1:\(stalledPort)\n"

@@ -51,6 +51,8 @@ public struct ServeConfig: Sendable {
     /// Seconds SIGTERM waits for sinks to deliver what they hold (the rest stays in the spool).
     public var flushTimeout = 5.0
     public var maxBatch = 4
+    /// Inference threads sharing `threads` compute threads and the one model (InferenceScheduler.Options.workers).
+    public var inferenceWorkers = 1
     /// Milliseconds a partial batch may wait for more clips.
     public var batchWaitMs = 20.0
     /// /livez fails when the inference loop has shown no sign of life for this many seconds.
@@ -107,6 +109,7 @@ public struct ServeConfig: Sendable {
             case "token_file": config.tokenFile = try r.string(node)
             case "events": config.events = try r.sinks(node)
             case "max_batch": config.maxBatch = try r.int(node, 1...64)
+            case "inference_workers": config.inferenceWorkers = try r.int(node, 1...64)
             case "batch_wait_ms": config.batchWaitMs = try r.double(node, 0...1000)
             case "liveness_timeout": config.livenessTimeout = try r.double(node, 1...3600)
             case "event_buffer": config.eventBuffer = try r.int(node, 10...1_000_000)
@@ -132,7 +135,7 @@ public struct ServeConfig: Sendable {
     }
 
     static let topKeys = ["model", "labels", "backend", "threads", "precision", "listen", "token_file", "events", "max_batch",
-                          "batch_wait_ms", "liveness_timeout", "event_buffer", "stats_interval", "spool", "spool_max_bytes",
+                          "inference_workers", "batch_wait_ms", "liveness_timeout", "event_buffer", "stats_interval", "spool", "spool_max_bytes",
                           "spool_sync_interval", "flush_timeout", "streams"]
 
     /// The spool serve uses: the configured directory, else the default one when a sink is remote, else none.

@@ -27,8 +27,10 @@ import Vidar
         // A camera that changes resolution mid-stream (two MPEG-TS segments of different sizes, back to back).
         let resizing = try Self.resizingRecording()
         defer { try? FileManager.default.removeItem(atPath: resizing) }
+        // Two inference workers (one thread each): the broken streams hold up neither, and each stream stays in order.
         let served = try Served("""
             model: \(try Self.model)
+            inference_workers: 2
             threshold: 0.3
             min_duration: 0
             stats_interval: 1
@@ -254,8 +256,10 @@ import Vidar
         #expect(served.terminate() == 0)
     }
 
-    @Test func livezFailsWhileTheInferenceLoopIsStuck() throws {
-        let served = try Served("model: \(try Self.model)\nliveness_timeout: 2\nstreams:\n  cam:\n    url: \(try Self.file)\n",
+    /// With two workers, one stuck worker fails /livez though the other goes on beating.
+    @Test(arguments: [1, 2])
+    func livezFailsWhileTheInferenceLoopIsStuck(workers: Int) throws {
+        let served = try Served("model: \(try Self.model)\ninference_workers: \(workers)\nliveness_timeout: 2\nstreams:\n  cam:\n    url: \(try Self.file)\n",
                                 environment: ["VIDAR_FAULT_INFERENCE_STALL": "8@4"])
         #expect(try served.request("GET", "/livez").0 == 200)
         #expect(served.wait(30, "/livez 503") { try served.request("GET", "/livez").0 == 503 })

@@ -26,9 +26,11 @@ final class Recorder: Sendable {
     }
 
     /// Runs one file stream to its end on the calling thread with a fresh session of `threads` threads.
-    static func label(_ path: String, _ model: LoadedModel, backend: ConvolutionBackend, threads: Int) throws -> Recorder {
+    static func label(_ path: String, _ model: LoadedModel, backend: ConvolutionBackend, threads: Int, batch: Int = 2) throws -> Recorder {
         let recorder = Recorder()
-        let stream = try ClipStream(input: .file(path), model: model, options: options(model)) { recorder.record($0) }
+        var options = options(model)
+        options.batch = batch
+        let stream = try ClipStream(input: .file(path), model: model, options: options) { recorder.record($0) }
         let outcome = try stream.run(session: InferenceSession(network: model.network, backend: backend, threads: threads))
         #expect(outcome == .finished)
         return recorder
@@ -67,6 +69,48 @@ final class Recorder: Sendable {
                 #expect(a.probabilities == b.probabilities, "bit-identical probabilities at \(a.start) s")
             }
             #expect(concurrent.segments == single.segments)
+        }
+    }
+
+    /// Four streams (one video twice) through a scheduler with two inference workers (one thread each): each stream's clips come
+    /// back in its own order, bit for bit what the stream gives alone, though the two workers interleave streams.
+    @Test func twoInferenceWorkersKeepEachStreamInOrderAndExact() throws {
+        let model = try Self.model()
+        let backend = try Backends.named("onednn")
+        let videos = [101, 102, 103, 101].map { TestFixtures.repositoryRoot.appendingPathComponent("clips/actions-\($0).mp4").path }
+        // One clip per network call on both sides: batch sizes pick different kernels (last-bit differences).
+        let alone = try videos.map { try Self.label($0, model, backend: backend, threads: 1, batch: 1) }
+        var options = InferenceScheduler.Options()
+        options.workers = 2
+        options.threads = 2
+        options.maxBatch = 1
+        let outcomes = Mutex<[ObjectIdentifier: Result<ClipStream.Outcome, any Error>]>([:])
+        let done = DispatchSemaphore(value: 0)
+        let scheduler = InferenceScheduler(model: model, backend: backend, options: options) { stream, result in
+            outcomes.withLock { $0[ObjectIdentifier(stream)] = result }
+            done.signal()
+        }
+        scheduler.start()
+        defer { scheduler.stop() }
+        let recorders = videos.map { _ in Recorder() }
+        var streams: [ClipStream] = []
+        for (video, recorder) in zip(videos, recorders) {
+            let stream = try ClipStream(input: .file(video), model: model, options: Self.options(model),
+                                        onReady: { scheduler.ring() }) { recorder.record($0) }
+            streams.append(stream)
+            scheduler.add(stream)
+        }
+        for _ in videos { #expect(done.wait(timeout: .now() + 300) == .success, "every stream finishes") }
+        for (k, stream) in streams.enumerated() {
+            let outcome = try #require(outcomes.withLock { $0[ObjectIdentifier(stream)] })
+            #expect(try outcome.get() == .finished)
+            let served = recorders[k].clips, single = alone[k].clips
+            #expect(served.count == single.count && single.count > 20, "\(served.count) vs \(single.count) clips")
+            for (a, b) in zip(served, single) {
+                #expect(a.start == b.start && a.end == b.end, "stream \(k): clip at \(a.start) s where \(b.start) s was due")
+                #expect(a.probabilities == b.probabilities, "stream \(k): bit-identical probabilities at \(a.start) s")
+            }
+            #expect(recorders[k].segments == alone[k].segments)
         }
     }
 

@@ -3,6 +3,10 @@
 // batches up to `maxBatch` of them, waiting at most `batchWait` for a batch to fill, runs them through one
 // session and hands each result back to its own stream. Streams never wait on each other: each has its own
 // decode thread and drop-oldest ring; a dead, stalled or garbage stream simply has nothing ready.
+// With `workers` > 1, that many inference threads share the cores (threads / workers each) and the one model;
+// a stream is claimed by one worker from its first clip taken to its results delivered, so its clips and
+// markers stay in order. Where a batch costs as much per clip as a single clip (bf16 here), two one-thread
+// workers overlap what one two-thread worker does in turn.
 import Foundation
 import Synchronization
 import VidarNN
@@ -14,6 +18,8 @@ public final class InferenceScheduler: Sendable {
         /// Seconds a partial batch may wait for more clips.
         public var batchWait = 0.02
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Inference threads, each with threads / workers compute threads (at least 1).
+        public var workers = 1
         public var precision = Precision.fp32
         public init() {}
     }
@@ -28,8 +34,11 @@ public final class InferenceScheduler: Sendable {
     private let streams = Mutex<[ClipStream]>([])
     private let doorbell = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
-    private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    /// Each worker's last sign of life (uptime nanoseconds).
+    private let heartbeats: Mutex<[UInt64]>
     private let stopped = DispatchSemaphore(value: 0)
+    /// Streams a worker has clips of in flight: no other worker takes from them until those are delivered.
+    private let claimed = Mutex<Set<ObjectIdentifier>>([])
     private let finished: Finished
     /// Fault injection for tests of liveness (`VIDAR_FAULT_INFERENCE_STALL=SECONDS@BATCH`): the given batch sleeps.
     private let fault: (seconds: Double, batch: Int)?
@@ -39,6 +48,7 @@ public final class InferenceScheduler: Sendable {
         self.backend = backend
         self.options = options
         self.finished = finished
+        heartbeats = Mutex(Array(repeating: DispatchTime.now().uptimeNanoseconds, count: max(1, options.workers)))
         let spec = ProcessInfo.processInfo.environment["VIDAR_FAULT_INFERENCE_STALL"]?.split(separator: "@").map(String.init) ?? []
         if spec.count == 2, let seconds = Double(spec[0]), let batch = Int(spec[1]) { fault = (seconds, batch) } else { fault = nil }
     }
@@ -55,44 +65,60 @@ public final class InferenceScheduler: Sendable {
 
     public var streamCount: Int { streams.withLock { $0.count } }
 
-    /// Seconds since the inference thread last showed it was alive (between batches, and at least twice a second
-    /// while idle): a stuck network call makes this grow.
+    /// Seconds since the least recently alive inference thread showed it was alive (between batches, and at least
+    /// twice a second while idle): one stuck network call makes this grow, however many workers there are.
     public var secondsSinceHeartbeat: Double {
-        Double(DispatchTime.now().uptimeNanoseconds &- heartbeat.load(ordering: .relaxed)) / 1e9
+        let oldest = heartbeats.withLock { $0.min() ?? 0 }
+        return Double(DispatchTime.now().uptimeNanoseconds &- oldest) / 1e9
     }
+
+    private var workerCount: Int { max(1, options.workers) }
 
     public func start() {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        Thread.detachNewThread { [self] in
-            defer { stopped.signal() }
-            let session = InferenceSession(network: model.network, backend: backend, threads: options.threads,
-                                           precision: options.precision)
-            session.releasesFoldedWeights = true
-            var cursor = 0
-            var batches = 0
-            while running.load(ordering: .acquiring) {
-                beat()
-                let batch = gather(&cursor)
-                guard !batch.isEmpty else { continue }
-                batches += 1
-                if let fault, batches == fault.batch { Thread.sleep(forTimeInterval: fault.seconds) }
-                infer(batch, session: session)
+        let threads = max(1, options.threads / workerCount)
+        for worker in 0..<workerCount {
+            Thread.detachNewThread { [self] in
+                defer { stopped.signal() }
+                let session = InferenceSession(network: model.network, backend: backend, threads: threads,
+                                               precision: options.precision)
+                session.releasesFoldedWeights = true
+                var cursor = worker
+                var batches = 0
+                while running.load(ordering: .acquiring) {
+                    beat(worker)
+                    let batch = gather(&cursor, worker: worker)
+                    guard !batch.isEmpty else { continue }
+                    batches += 1
+                    if let fault, worker == 0, batches == fault.batch { Thread.sleep(forTimeInterval: fault.seconds) }
+                    infer(batch, session: session, worker: worker)
+                    let done = Set(batch.map { ObjectIdentifier($0.0) })
+                    claimed.withLock { $0.subtract(done) }
+                }
             }
         }
     }
 
-    /// Stops the inference thread after its current batch. Streams still registered are left as they are.
+    /// Stops the inference threads after their current batches. Streams still registered are left as they are.
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        ring()
-        stopped.wait()
+        for _ in 0..<workerCount { ring() }
+        for _ in 0..<workerCount { stopped.wait() }
     }
 
-    private func beat() { heartbeat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+    private func beat(_ worker: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        heartbeats.withLock { $0[worker] = now }
+    }
+
+    /// Claims `stream` for this worker's batch; false when another worker has clips of it in flight.
+    private func claim(_ stream: ClipStream) -> Bool {
+        claimed.withLock { $0.insert(ObjectIdentifier(stream)).inserted }
+    }
 
     /// Ready clips from the streams in turn, up to `maxBatch`; markers are handled as they come (in order with
     /// their stream's clips); finished streams are concluded and dropped.
-    private func gather(_ cursor: inout Int) -> [(ClipStream, ClipStream.PreparedClip)] {
+    private func gather(_ cursor: inout Int, worker: Int) -> [(ClipStream, ClipStream.PreparedClip)] {
         var batch: [(ClipStream, ClipStream.PreparedClip)] = []
         var deadline: DispatchTime?
         while running.load(ordering: .acquiring) {
@@ -101,19 +127,23 @@ public final class InferenceScheduler: Sendable {
             for k in 0..<current.count where batch.count < options.maxBatch {
                 let stream = current[(cursor + k) % current.count]
                 let inFlight = batch.contains { $0.0 === stream }
+                // A stream another worker holds is skipped; one this worker holds gives clips, not markers.
+                guard inFlight || claim(stream) else { continue }
+                var taken = false
                 if let item = stream.takeReady(markers: !inFlight) {
                     progressed = true
-                    if case .clip(let clip) = item { batch.append((stream, clip)) } else { stream.handle(item) }
+                    if case .clip(let clip) = item { batch.append((stream, clip)); taken = true } else { stream.handle(item) }
                 } else if !inFlight && stream.isDrained {
                     conclude(stream)
                 }
+                if !inFlight && !taken { _ = claimed.withLock { $0.remove(ObjectIdentifier(stream)) } }
             }
             cursor += 1
             if batch.count >= options.maxBatch { return batch }
             if progressed { continue }
             if batch.isEmpty {
                 _ = doorbell.wait(timeout: .now() + 0.5)
-                beat()
+                beat(worker)
                 continue
             }
             let until = deadline ?? .now() + options.batchWait
@@ -123,7 +153,7 @@ public final class InferenceScheduler: Sendable {
         return batch
     }
 
-    private func infer(_ batch: [(ClipStream, ClipStream.PreparedClip)], session: InferenceSession) {
+    private func infer(_ batch: [(ClipStream, ClipStream.PreparedClip)], session: InferenceSession, worker: Int) {
         // Streams may sample different clip lengths: one network call per shape.
         var groups: [Int: [(ClipStream, ClipStream.PreparedClip)]] = [:]
         for item in batch { groups[item.1.tensor.count, default: []].append(item) }
@@ -145,7 +175,7 @@ public final class InferenceScheduler: Sendable {
                 // A network call that fails (out of memory) loses these clips, counted; the streams go on.
                 metrics.recordFailure()
             }
-            beat()
+            beat(worker)
         }
     }
 
