@@ -72,7 +72,11 @@ func runServeBench(_ argv: [String]) {
             }
         }
         let s = best["serve"]?.streams ?? 0, p = best["separate"]?.streams ?? 0
-        say(String(format: "  largest N without drops: serve %d, separate processes %d (%.2f×)", s, p, p > 0 ? Double(s) / Double(p) : 0))
+        if o.modes.count == 2 {
+            say(String(format: "  largest N without drops: serve %d, separate processes %d (%.2f×)", s, p, p > 0 ? Double(s) / Double(p) : 0))
+        } else {
+            say("  largest N without drops: " + (o.modes == ["serve"] ? "serve \(s)" : "separate processes \(p)"))
+        }
         if let base = best["serve"] {
             let broken = trial(mode: "serve", streams: base.streams, model: spec, video: video, binary: binary, dir: dir, options: o,
                                brokenExtras: true)

@@ -41,7 +41,7 @@ public final class Service: Sendable {
         options.maxBatch = config.maxBatch
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
-        options.workers = min(config.inferenceWorkers, config.threads)
+        options.workers = config.workers
         do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
         if let reason = options.precision.unsupportedReason(on: backend) { throw VidarError(.invalidRequest, "precision \(reason)") }
         precision = options.precision

@@ -38,6 +38,14 @@ struct ServeConfigTests {
         #expect(c.streams.allSatisfy { $0.live.stallTimeout == 4 })
     }
 
+    @Test func inferenceWorkersAreAutoANumberOrRefused() throws {
+        #expect(try ServeConfig.parse("threads: 2\n", path: "v.yaml").workers == 2, "auto: two loops on two threads")
+        #expect(try ServeConfig.parse("threads: 1\n", path: "v.yaml").workers == 1, "auto: never more loops than threads")
+        #expect(try ServeConfig.parse("threads: 4\ninference_workers: 1\n", path: "v.yaml").workers == 1)
+        #expect(try ServeConfig.parse("threads: 2\ninference_workers: 8\n", path: "v.yaml").workers == 2)
+        #expect(Self.error("inference_workers: 0\n") == "vidar.yaml:1:20: expected an integer in 1...64, got '0'")
+    }
+
     @Test func errorsNameTheLineAndColumn() {
         #expect(Self.error("streams:\n  cam:\n    url: x\n    treshold: 0.5\n") == "vidar.yaml:4:5: unknown key 'treshold'; did you mean 'threshold'?")
         #expect(Self.error("max_batch: lots\nstreams: {}\n") == "vidar.yaml:1:12: expected an integer in 1...64, got 'lots'")
