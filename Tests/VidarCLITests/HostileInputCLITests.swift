@@ -249,6 +249,22 @@ open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
         #expect(r.stderr.contains("out.json: cannot") && r.stderr.contains("no space left on the device"), "\(r.stderr)")
     }
 
+    /// Root writes everywhere, so the check runs vidar as `nobody` into a directory only root may write.
+    @Test func anUnwritableDirectorySaysPermissionDenied() throws {
+        let dir = URL(fileURLWithPath: "/tmp/vidar-out-perm-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = dir.appendingPathComponent("in.mp4").path
+        try FileManager.default.copyItem(atPath: try CLI.fixture("videos/h264.mp4"), toPath: video)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: video)
+        let out = dir.appendingPathComponent("out.json").path
+        let r = try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", CLI.binary,
+                                                    "label", "--quiet", "-o", out, video])
+        #expect(r.status == ExitCode.cannotCreate.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains("out.json: cannot create the output file: permission denied"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test func aReadOnlyFilesystemSaysSo() throws {
         let r = try Self.labelInto("mount -t tmpfs -o ro tmpfs \"$1\"")
         #expect(r.status == ExitCode.cannotCreate.rawValue, "\(r.stderr)")
