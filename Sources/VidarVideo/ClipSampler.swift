@@ -85,19 +85,12 @@ public struct SamplingGrid: Sendable {
 /// Picks, for each sampling time t_k = t_0 + k / fps, the last decoded frame whose time is ≤ t_k. Deterministic
 /// for a given frame sequence; frames repeat when the target rate exceeds the source's, and are skipped below it.
 public struct FrameResampler {
-    public let fps: Double?
     private var grid: SamplingGrid?
     private var previous: VideoFrame?
 
-    public init(fps: Double?) {
-        self.fps = fps
-        grid = fps.map { SamplingGrid(fps: $0) }
-    }
+    public init(fps: Double?) { grid = fps.map { SamplingGrid(fps: $0) } }
 
-    public init(grid: SamplingGrid) {
-        fps = grid.fps
-        self.grid = grid
-    }
+    public var fps: Double? { grid?.fps }
 
     /// Returns the sampled frames that `frame`'s arrival settles (usually 0 or 1).
     public mutating func push(_ frame: VideoFrame) -> [VideoFrame] {
@@ -137,15 +130,9 @@ public struct ClipBuilder {
         resampler = FrameResampler(fps: options.fps)
     }
 
-    /// A builder whose first clip is clip `firstClip` of a full pass over a video whose first frame is at
-    /// `origin` (needs a sampling rate): clip k starts at origin + k · stride / fps.
-    public init(options: SamplingOptions, origin: Double, firstClip: Int) {
-        precondition(options.fps != nil, "a clip grid needs a sampling rate")
-        self.options = options
-        resampler = FrameResampler(grid: Self.grid(options: options, origin: origin, firstClip: firstClip))
-    }
-
-    /// The sampling grid of a full pass from `origin`, from clip `firstClip` on (needs a sampling rate).
+    /// The sampling grid of a full pass from `origin`, from clip `firstClip` on (needs a sampling rate): clip k
+    /// starts at origin + k · stride / fps. SampledFrames on it, feeding `push(sampled:)`, label a time range with
+    /// the very frames a full pass would.
     public static func grid(options: SamplingOptions, origin: Double, firstClip: Int) -> SamplingGrid {
         precondition(options.fps != nil, "a clip grid needs a sampling rate")
         return SamplingGrid(fps: options.fps!, origin: origin, from: firstClip * options.stride)

@@ -52,8 +52,7 @@ public struct SampledFrames {
         if let heldTime, abs(decoded.time - heldTime) > Self.maxFrameGap {
             jump = Jump(from: heldTime, to: decoded.time)
             let last = try finish()
-            grid = SamplingGrid(fps: grid!.fps)
-            _ = grid!.ticks(before: decoded.time, holding: false)
+            grid = SamplingGrid(fps: grid!.fps, origin: decoded.time, from: 0)
             source.hold()
             self.heldTime = decoded.time
             return last

@@ -17,6 +17,21 @@ enum CLI {
     }
 
     static func fixture(_ name: String) throws -> String { try TestFixtures.path(name) }
+
+    /// `vidar ARGS` as `nobody`: root reads and writes everywhere, so permission errors need another user.
+    static func runAsNobody(_ args: [String]) throws -> ProcessResult {
+        try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", binary] + args)
+    }
+
+    /// A fresh directory only root may write (mode 0755) holding `video` (a fixture) as `name`, mode `mode`.
+    static func rootOwnedDirectory(copying video: String, as name: String, mode: Int) throws -> (dir: URL, file: String) {
+        let dir = URL(fileURLWithPath: "/tmp/vidar-perm-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let file = dir.appendingPathComponent(name).path
+        try FileManager.default.copyItem(atPath: try fixture(video), toPath: file)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+        return (dir, file)
+    }
 }
 
 /// One line on stderr, naming `subject`, and the documented exit code.

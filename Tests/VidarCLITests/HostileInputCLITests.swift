@@ -251,15 +251,10 @@ open(out, "wb").write(b"\x00\x00\x00\x01".join(out_parts))
 
     /// Root writes everywhere, so the check runs vidar as `nobody` into a directory only root may write.
     @Test func anUnwritableDirectorySaysPermissionDenied() throws {
-        let dir = URL(fileURLWithPath: "/tmp/vidar-out-perm-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let (dir, video) = try CLI.rootOwnedDirectory(copying: "videos/h264.mp4", as: "in.mp4", mode: 0o644)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let video = dir.appendingPathComponent("in.mp4").path
-        try FileManager.default.copyItem(atPath: try CLI.fixture("videos/h264.mp4"), toPath: video)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: video)
         let out = dir.appendingPathComponent("out.json").path
-        let r = try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", CLI.binary,
-                                                    "label", "--quiet", "-o", out, video])
+        let r = try CLI.runAsNobody(["label", "--quiet", "-o", out, video])
         #expect(r.status == ExitCode.cannotCreate.rawValue, "\(r.stderr)")
         #expect(r.stderr.contains("out.json: cannot create the output file: permission denied"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))

@@ -54,13 +54,9 @@ import Vidar
 
     /// Root reads everything, so the check runs vidar as `nobody` on a root-only file.
     @Test func unreadableFilesSayPermissionDenied() throws {
-        let dir = URL(fileURLWithPath: "/tmp/vidar-perm-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let (dir, file) = try CLI.rootOwnedDirectory(copying: "videos/h264.mp4", as: "secret.mp4", mode: 0o600)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("secret.mp4").path
-        try FileManager.default.copyItem(atPath: try Self.video("h264.mp4"), toPath: file)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
-        let r = try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", CLI.binary, "probe", file])
+        let r = try CLI.runAsNobody(["probe", file])
         expectFailure(r, .noInput, mentioning: file, "permission denied")
     }
 

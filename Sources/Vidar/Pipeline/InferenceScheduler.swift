@@ -92,8 +92,7 @@ public final class InferenceScheduler: Sendable {
                     batches += 1
                     if let fault, worker == 0, batches == fault.batch { Thread.sleep(forTimeInterval: fault.seconds) }
                     infer(batch, session: session, worker: worker)
-                    let done = Set(batch.map { ObjectIdentifier($0.0) })
-                    claimed.withLock { $0.subtract(done) }
+                    release(batch.map(\.0))
                 }
             }
         }
@@ -116,6 +115,11 @@ public final class InferenceScheduler: Sendable {
         claimed.withLock { $0.insert(ObjectIdentifier(stream)).inserted }
     }
 
+    /// Lets other workers take from `streams` again (their clips were delivered, or none was taken).
+    private func release(_ streams: [ClipStream]) {
+        claimed.withLock { $0.subtract(streams.map(ObjectIdentifier.init)) }
+    }
+
     /// Ready clips from the streams in turn, up to `maxBatch`; markers are handled as they come (in order with
     /// their stream's clips); finished streams are concluded and dropped.
     private func gather(_ cursor: inout Int, worker: Int) -> [(ClipStream, ClipStream.PreparedClip)] {
@@ -136,7 +140,7 @@ public final class InferenceScheduler: Sendable {
                 } else if !inFlight && stream.isDrained {
                     conclude(stream)
                 }
-                if !inFlight && !taken { _ = claimed.withLock { $0.remove(ObjectIdentifier(stream)) } }
+                if !inFlight && !taken { release([stream]) }
             }
             cursor += 1
             if batch.count >= options.maxBatch { return batch }
