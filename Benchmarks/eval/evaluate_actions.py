@@ -1,28 +1,43 @@
 #!/usr/bin/env python3
-"""Evaluates vidar's timelines against ground truth on freshly generated action videos (seeds never used for
-training or clips/): frame-level accuracy and segment F1 (same label, temporal IoU ≥ 0.5, one-to-one), for the
-raw per-clip argmax and for the smoothed aggregator output.
+"""Evaluates the bundled model as a new user meets it: `vidar label` (default settings) on long generated action
+videos with stretches of nobody, half of them rendered at another frame rate and re-encoded at another size and
+codec (as training's round trip, tools/actions/transcode.py), and on at least 10 minutes of content with no actor
+(scenes without a figure, textures, ffmpeg patterns training never saw, real footage training never saw).
+Every seed comes from the evaluation range (tools/actions/seeds.py), disjoint from training's by construction.
 
-    /usr/bin/python3 Benchmarks/eval/evaluate_actions.py [--videos 6] [--seconds 60] [--vidar .build/release/vidar] [--json]
+Reports per video and overall: segment F1 (same label, temporal IoU ≥ 0.5, one-to-one; no_action excluded) and
+frame accuracy (no_action included), for the raw per-clip argmax and for the aggregator's segments; mean and worst
+video; and the share of no-actor time labelled no_action, raw and after the aggregator.
+
+    /usr/bin/python3 Benchmarks/eval/evaluate_actions.py [--videos 40] [--seconds 45] [--no-actor-pieces 21]
+        [--vidar .build/release/vidar] [--model CKPT] [--label-args '--precision bf16'] [--json OUT.json]
 """
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "actions"))
 import actiongen  # noqa: E402
+import backgrounds  # noqa: E402
+import seeds  # noqa: E402
+import transcode  # noqa: E402
 
-EVAL_SEED_BASE = 900_000   # training uses < 50,000,000 per class offsets from 0 and 50,000,000; clips/ uses 101–103
+NO_ACTOR_SEED_OFFSET = 10_000     # no-actor pieces: eval seeds from here; long videos: from 0
+NO_ACTOR_KINDS = ["scene"] * 6 + ["texture"] * 6 + ["pattern"] * 7 + ["footage"] * 2
+PIECE_SECONDS = 30.0
 
 
 def label_at(segments, t):
     for s in segments:
         if s["start"] <= t < s["end"]:
             return s["label"]
-    return None
+    return actiongen.NO_ACTION
 
 
 def merge(segments):
@@ -36,7 +51,8 @@ def merge(segments):
 
 
 def f1(pred, truth):
-    pred = [p for p in merge(pred) if p["label"] != "no_action"]
+    pred = [p for p in merge(pred) if p["label"] != actiongen.NO_ACTION]
+    truth = [t for t in truth if t["label"] != actiongen.NO_ACTION]
     used, tp = set(), 0
     for p in pred:
         for i, t in enumerate(truth):
@@ -48,53 +64,148 @@ def f1(pred, truth):
                 used.add(i)
                 tp += 1
                 break
+    if not truth:
+        return (1.0 if not pred else 0.0), len(pred)
     precision = tp / len(pred) if pred else 0
-    recall = tp / len(truth) if truth else 0
-    return 2 * precision * recall / (precision + recall) if tp else 0.0, len(pred)
+    recall = tp / len(truth)
+    return (2 * precision * recall / (precision + recall) if tp else 0.0), len(pred)
+
+
+MODEL = []   # `--model M` and --label-args for vidar label when given
+
+
+def label(vidar, path):
+    out = subprocess.run([vidar, "label", "--clips", "--topk", "1", "--quiet", *MODEL, path], check=True, capture_output=True, text=True).stdout
+    timeline = json.loads(out)
+    clips = timeline["clips"]
+    raw = [{"start": c["start"], "end": (clips[i + 1]["start"] if i + 1 < len(clips) else c["end"]), "label": c["top"][0]["label"]}
+           for i, c in enumerate(clips)]
+    return raw, timeline["segments"]
+
+
+def write(frames, fps, encoding, path):
+    if encoding is None:
+        actiongen.write_video(frames, path, fps)
+    else:
+        transcode.encode(frames, encoding, path)
+
+
+def score(truth, raw, smoothed, seconds):
+    times = [i / actiongen.FPS for i in range(int(seconds * actiongen.FPS))]
+    def agreement(pred, only=None):
+        ts = [t for t in times if only is None or label_at(truth, t) == only]
+        return (sum(label_at(pred, t) == label_at(truth, t) for t in ts) / len(ts)) if ts else None, len(ts) / actiongen.FPS
+    rf, rn = f1(raw, truth)
+    sf, sn = f1(smoothed, truth)
+    (ra, _), (sa, _) = agreement(raw), agreement(smoothed)
+    (rna, empty), (sna, _) = agreement(raw, actiongen.NO_ACTION), agreement(smoothed, actiongen.NO_ACTION)
+    return {"true_segments": sum(t["label"] != actiongen.NO_ACTION for t in truth), "raw_segments": rn, "smoothed_segments": sn,
+            "raw_frame_accuracy": ra, "smoothed_frame_accuracy": sa, "raw_segment_f1": rf, "smoothed_segment_f1": sf,
+            "empty_seconds": empty, "raw_empty_no_action": rna, "smoothed_empty_no_action": sna}
+
+
+def long_video_job(args):
+    k, seconds, vidar, tmp = args
+    seed = seeds.seed("eval", k)
+    encoding = transcode.random_encoding(np.random.default_rng([seed, 2]), native_fps_share=0) if k % 2 else None
+    fps = encoding["fps"] if encoding else actiongen.FPS
+    frames, segments = actiongen.long_video(seed, seconds, fps=fps)
+    path = os.path.join(tmp, f"eval-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
+    write(frames, fps, encoding, path)
+    truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
+    raw, smoothed = label(vidar, path)
+    os.remove(path)
+    return {"seed": seed, "encoding": encoding, **score(truth, raw, smoothed, seconds)}
+
+
+def no_actor_job(args):
+    k, vidar, tmp = args
+    seed = seeds.seed("eval", NO_ACTOR_SEED_OFFSET + k)
+    kind = NO_ACTOR_KINDS[k % len(NO_ACTOR_KINDS)]
+    encoding = transcode.random_encoding(np.random.default_rng([seed, 2]), native_fps_share=0) if k % 2 else None
+    fps = encoding["fps"] if encoding else actiongen.FPS
+    frames = backgrounds.frames(kind, seed, PIECE_SECONDS, fps)[:int(PIECE_SECONDS * fps)]
+    path = os.path.join(tmp, f"no-actor-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
+    write(frames, fps, encoding, path)
+    raw, smoothed = label(vidar, path)
+    os.remove(path)
+    times = [i / actiongen.FPS for i in range(int(PIECE_SECONDS * actiongen.FPS))]
+    share = lambda pred: sum(label_at(pred, t) == actiongen.NO_ACTION for t in times) / len(times)
+    actions = sorted({s["label"] for s in smoothed if s["label"] != actiongen.NO_ACTION})
+    return {"seed": seed, "kind": kind, "encoding": encoding, "seconds": PIECE_SECONDS, "raw_no_action": share(raw),
+            "smoothed_no_action": share(smoothed), "smoothed_action_segments": sum(s["label"] != actiongen.NO_ACTION for s in smoothed),
+            "labels_given": actions}
+
+
+def describe(enc):
+    return "original 171×128 15 fps" if enc is None else f"{enc['size'][0]}×{enc['size'][1]} {enc['fps']:.1f} fps {enc['codec']} q{enc['quality']}"
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--videos", type=int, default=6)
-    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--videos", type=int, default=40)
+    ap.add_argument("--seconds", type=float, default=45)
+    ap.add_argument("--no-actor-pieces", type=int, default=len(NO_ACTOR_KINDS))
     ap.add_argument("--vidar", default=".build/release/vidar")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--label-args", default="", help="extra `vidar label` options, e.g. '--smooth ema:0.5'")
+    ap.add_argument("--model", help="another model than the bundled one (e.g. an earlier vidar-actions.safetensors)")
+    ap.add_argument("--label-args", default="", help="extra `vidar label` options, e.g. '--precision bf16'")
+    ap.add_argument("--json", help="also write every row and the summary to this file")
     a = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k in range(a.videos):
-            seed = EVAL_SEED_BASE + k
-            frames, segments = actiongen.long_video(seed, a.seconds)
-            path = os.path.join(tmp, f"eval-{seed}.mp4")
-            actiongen.write_video(frames, path)
-            truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
-            out = subprocess.run([a.vidar, "label", "--clips", "--topk", "1", "--quiet", *a.label_args.split(), path],
-                                 check=True, capture_output=True, text=True).stdout
-            timeline = json.loads(out)
-            smoothed = timeline["segments"]
-            clips = timeline["clips"]
-            raw = [{"start": c["start"], "end": (clips[i + 1]["start"] if i + 1 < len(clips) else c["end"]), "label": c["top"][0]["label"]}
-                   for i, c in enumerate(clips)]
-            times = [i / actiongen.FPS for i in range(int(a.seconds * actiongen.FPS))]
-            def accuracy(pred):
-                return sum(label_at(pred, t) == label_at(truth, t) for t in times) / len(times)
-            rf, rn = f1(raw, truth)
-            sf, sn = f1(smoothed, truth)
-            rows.append({"seed": seed, "true_segments": len(truth), "raw_segments": rn, "smoothed_segments": sn,
-                         "raw_frame_accuracy": accuracy(raw), "smoothed_frame_accuracy": accuracy(smoothed),
-                         "raw_segment_f1": rf, "smoothed_segment_f1": sf})
-    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "seed"}
+    if a.model:
+        MODEL.extend(["--model", os.path.abspath(a.model)])
+    MODEL.extend(a.label_args.split())
+    vidar = os.path.abspath(a.vidar)
+    backgrounds.footage_file(seeds.EVAL_FOOTAGE[0])   # fetch once, before the workers start
+    with tempfile.TemporaryDirectory() as tmp, multiprocessing.get_context("fork").Pool(2) as pool:
+        rows = pool.map(long_video_job, [(k, a.seconds, vidar, tmp) for k in range(a.videos)], chunksize=1)
+        pieces = pool.map(no_actor_job, [(k, vidar, tmp) for k in range(a.no_actor_pieces)], chunksize=1)
+    keys = ["raw_frame_accuracy", "smoothed_frame_accuracy", "raw_segment_f1", "smoothed_segment_f1"]
+    def summary(rs):
+        return {**{k: sum(r[k] for r in rs) / len(rs) for k in keys}, **{"worst_" + k: min(r[k] for r in rs) for k in keys}}
+    empty = sum(r["empty_seconds"] for r in rows)
+    no_actor_seconds = sum(p["seconds"] for p in pieces)
+    result = {
+        "benchmark": "action-eval", "videos": a.videos, "seconds": a.seconds, "seeds": [rows[0]["seed"], rows[-1]["seed"]],
+        "all": summary(rows), "original": summary(rows[0::2]), "reencoded": summary(rows[1::2]),
+        "empty_stretches": {"seconds": empty,
+                            "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty,
+                            "smoothed_no_action": sum(r["smoothed_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty},
+        "no_actor": {"seconds": no_actor_seconds,
+                     "raw_no_action": sum(p["raw_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
+                     "smoothed_no_action": sum(p["smoothed_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
+                     "action_segments": sum(p["smoothed_action_segments"] for p in pieces)},
+        "rows": rows, "no_actor_pieces": pieces,
+    }
     if a.json:
-        print(json.dumps({"benchmark": "action-eval", "videos": a.videos, "seconds": a.seconds, "rows": rows, "mean": mean}))
-        return
-    print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {EVAL_SEED_BASE}+), bundled model, default settings")
-    print("seed      true segs  raw segs  smoothed segs  raw frame acc  smoothed frame acc  raw seg F1  smoothed seg F1")
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
+    print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
+          f" {no_actor_seconds / 60:.1f} min of no-actor content; {a.model or 'bundled model'}, `vidar label` defaults")
+    print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9}")
     for r in rows:
-        print(f"{r['seed']:<9} {r['true_segments']:9d} {r['raw_segments']:9d} {r['smoothed_segments']:14d} {r['raw_frame_accuracy']:14.3f}"
-              f" {r['smoothed_frame_accuracy']:19.3f} {r['raw_segment_f1']:11.3f} {r['smoothed_segment_f1']:16.3f}")
-    print(f"{'mean':<9} {mean['true_segments']:9.1f} {mean['raw_segments']:9.1f} {mean['smoothed_segments']:14.1f} {mean['raw_frame_accuracy']:14.3f}"
-          f" {mean['smoothed_frame_accuracy']:19.3f} {mean['raw_segment_f1']:11.3f} {mean['smoothed_segment_f1']:16.3f}")
+        ok = "-" if r["smoothed_empty_no_action"] is None else f"{r['smoothed_empty_no_action']:.3f}"
+        print(f"{r['seed']:<9} {describe(r['encoding']):<32} {r['true_segments']:4d} {r['raw_segment_f1']:7.3f} {r['smoothed_segment_f1']:6.3f}"
+              f" {r['raw_frame_accuracy']:8.3f} {r['smoothed_frame_accuracy']:6.3f} {r['empty_seconds']:8.1f} {ok:>9}")
+    print()
+    print(f"{'videos':<22} {'mean F1':>8} {'worst F1':>9} {'mean acc':>9} {'worst acc':>10}   (raw per-clip argmax in brackets)")
+    for name in ("all", "original", "reencoded"):
+        s = result[name]
+        print(f"{name:<22} {s['smoothed_segment_f1']:8.3f} {s['worst_smoothed_segment_f1']:9.3f} {s['smoothed_frame_accuracy']:9.3f}"
+              f" {s['worst_smoothed_frame_accuracy']:10.3f}   ({s['raw_segment_f1']:.3f} {s['worst_raw_segment_f1']:.3f}"
+              f" {s['raw_frame_accuracy']:.3f} {s['worst_raw_frame_accuracy']:.3f})")
+    print()
+    print(f"{'no-actor content':<22} {'seconds':>8} {'no_action raw':>14} {'after aggregator':>17} {'action segments':>16}")
+    for kind in dict.fromkeys(NO_ACTOR_KINDS):
+        ps = [p for p in pieces if p["kind"] == kind]
+        if not ps:
+            continue
+        sec = sum(p["seconds"] for p in ps)
+        print(f"{kind:<22} {sec:8.0f} {sum(p['raw_no_action'] * p['seconds'] for p in ps) / sec:14.3f}"
+              f" {sum(p['smoothed_no_action'] * p['seconds'] for p in ps) / sec:17.3f} {sum(p['smoothed_action_segments'] for p in ps):16d}")
+    n = result["no_actor"]
+    print(f"{'all no-actor content':<22} {n['seconds']:8.0f} {n['raw_no_action']:14.3f} {n['smoothed_no_action']:17.3f} {n['action_segments']:16d}")
+    e = result["empty_stretches"]
+    print(f"{'empty stretches':<22} {e['seconds']:8.0f} {e['raw_no_action']:14.3f} {e['smoothed_no_action']:17.3f}")
 
 
 if __name__ == "__main__":

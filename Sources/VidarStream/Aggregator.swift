@@ -101,10 +101,16 @@ public struct Aggregator: Sendable {
     /// is not folded into its predecessor (whose end was already reported).
     public let live: Bool
 
+    /// A model's background class: a label named `no_action` (the bundled model has one). It is never a segment's
+    /// label nor an alternative; it ends the current label by outscoring it by the margin, and no label starts
+    /// while it is the most probable class.
+    public let background: Int?
+
     public init(options: AggregatorOptions, labels: [String], live: Bool = false) {
         self.options = options
         self.labels = labels
         self.live = live
+        self.background = labels.firstIndex(of: Segment.noActionLabel)
     }
 
     /// The segment in progress: label (nil = no_action), start, and its mean and peak smoothed probability so far.
@@ -127,9 +133,8 @@ public struct Aggregator: Sendable {
     public mutating func push(_ clip: ClipScores) -> [Segment] {
         let s = smooth(clip.probabilities)
         lastEnd = clip.end
-        if openStart == nil { start(at: clip.start, label: decideInitial(s)) }
-        let top = s.indices.max { s[$0] < s[$1] }!
-        let wanted: Int?? = proposal(s, top: top)
+        if openStart == nil { start(at: clip.start, label: entering(s)) }
+        let wanted: Int?? = proposal(s)
         var emitted: [Segment] = []
         if let wanted, Self.differs(wanted, current) {
             if challenger.map({ !Self.differs($0, wanted) }) != true {
@@ -170,23 +175,34 @@ public struct Aggregator: Sendable {
 
     // MARK: internals
 
-    private func proposal(_ s: [Double], top: Int) -> Int?? {
+    private func proposal(_ s: [Double]) -> Int?? {
         switch current {
         case nil:
-            return s[top] >= options.enter(top) ? .some(top) : nil
+            return entering(s).map { .some($0) }
         case let c?:
-            if top != c, s[top] >= options.enter(top), s[top] >= s[c] + options.margin { return .some(top) }
-            if s[c] < options.exitThreshold { return .some(nil) }
+            let top = topAction(s)
+            if let t = top, t != c, s[t] >= options.enter(t), s[t] >= s[c] + options.margin, s[t] >= backgroundScore(s) {
+                return .some(t)
+            }
+            if s[c] < options.exitThreshold || backgroundScore(s) >= s[c] + options.margin { return .some(nil) }
             return nil
         }
     }
 
     private static func differs(_ a: Int?, _ b: Int?) -> Bool { a != b }
 
-    private func decideInitial(_ s: [Double]) -> Int? {
-        let top = s.indices.max { s[$0] < s[$1] }!
-        return s[top] >= options.enter(top) ? top : nil
+    /// The label that starts from no_action on these probabilities, if any.
+    private func entering(_ s: [Double]) -> Int? {
+        guard let t = topAction(s), s[t] >= options.enter(t), s[t] >= backgroundScore(s) else { return nil }
+        return t
     }
+
+    /// The most probable class that is an action (not the background class).
+    private func topAction(_ s: [Double]) -> Int? {
+        s.indices.filter { $0 != background }.max { s[$0] < s[$1] }
+    }
+
+    private func backgroundScore(_ s: [Double]) -> Double { background.map { $0 < s.count ? s[$0] : 0 } ?? 0 }
 
     private mutating func smooth(_ p: [Float]) -> [Double] {
         switch options.smoothing {
@@ -217,7 +233,7 @@ public struct Aggregator: Sendable {
     private mutating func add(_ s: [Double]) {
         if sums.isEmpty { sums = [Double](repeating: 0, count: s.count) }
         for i in s.indices { sums[i] += s[i] }
-        let top = s.max() ?? 0
+        let top = topAction(s).map { s[$0] } ?? 0
         noActionSum += 1 - top
         peak = max(peak, current.map { s[$0] } ?? (1 - top))
         if peaks.isEmpty { peaks = [Double](repeating: 0, count: s.count) }
@@ -248,9 +264,9 @@ public struct Aggregator: Sendable {
         // The hysteresis decides where a segment starts and ends; its label is the class it scored best over
         // its whole span, so a label never scores below one of its own alternatives.
         var label = current
-        if let c = current, let best = means.indices.max(by: { means[$0] < means[$1] }), means[best] > means[c] { label = best }
+        if let c = current, let best = topAction(means), means[best] > means[c] { label = best }
         let score = label.map { means.isEmpty ? 0 : means[$0] } ?? noActionSum / n
-        let alternatives = means.indices.filter { $0 != label }.sorted { means[$0] > means[$1] }.prefix(options.topK)
+        let alternatives = means.indices.filter { $0 != label && $0 != background }.sorted { means[$0] > means[$1] }.prefix(options.topK)
             .map { Segment.Alternative(label: name($0), score: means[$0]) }
         let segmentPeak = label.flatMap { $0 < peaks.count ? peaks[$0] : nil } ?? peak
         let segment = Segment(start: begin, end: end, classIndex: label, label: label.map(name) ?? Segment.noActionLabel,

@@ -149,17 +149,8 @@ def bundled_model_fixture():
     retrained model is always checked against its own weights."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, os.path.join(root, "tools", "actions"))
-    from train import SmallVideoResNet, CONFIG
-    path = os.path.join(root, "Sources", "Vidar", "Resources", "vidar-actions.safetensors")
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    state = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        state[name] = torch.from_numpy(np.frombuffer(raw[8 + n + a:8 + n + b], dtype=np.float32).reshape(info["shape"]).copy())
+    from train import SmallVideoResNet, CONFIG, load_safetensors
+    state = load_safetensors(os.path.join(root, "Sources", "Vidar", "Resources", "vidar-actions.safetensors"))
     model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"]).eval()
     missing = model.load_state_dict(state, strict=False)
     assert not missing.unexpected_keys and all(k.endswith("num_batches_tracked") for k in missing.missing_keys), missing

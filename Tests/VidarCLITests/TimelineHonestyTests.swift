@@ -90,7 +90,7 @@ import Vidar
         let t = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(((t["model"] as? [String: Any])?["notice"] as? String)?.contains("synthetic stick figures") == true)
         let inspect = try CLI.run(["models", "inspect", "vidar-actions"])
-        for text in ["class names:   0 standing_still, 1 waving", "6 walking_right",
+        for text in ["class names:   0 standing_still, 1 waving", "6 walking_right, 7 no_action",
                      "sampling:      16-frame clips at 15 fps, a new clip every 8 sampled frames (overlapping)", "notice:"] {
             #expect(inspect.stdout.contains(text), "\(text) in \(inspect.stdout)")
         }

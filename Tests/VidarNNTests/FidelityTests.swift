@@ -59,7 +59,7 @@ struct BundledModelFidelityTests {
         let path = TestFixtures.repositoryRoot.appendingPathComponent("Sources/Vidar/Resources/vidar-actions.safetensors").path
         let net = try VideoResNet(contentsOf: path)
         #expect(net.config.torchvisionName == nil)
-        #expect(net.config.widths == [8, 16, 32, 64] && net.config.numClasses == 7)
+        #expect(net.config.widths == [8, 16, 32, 64] && net.config.numClasses == 8)
         for backend in ["onednn", "gemm"] {
             expectMatches(try InferenceSession(network: net, backend: try Backends.named(backend)).logits(try Fixtures.npy("vidar_actions_input.npy")),
                           try Fixtures.npy("vidar_actions_logits.npy"))

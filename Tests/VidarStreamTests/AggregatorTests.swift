@@ -130,3 +130,55 @@ struct AggregatorTests {
         #expect(streamed.reduce(0) { $0 + $1.clips } == clips.count)
     }
 }
+
+/// A model with a background class (the bundled model's `no_action`, last): it ends and prevents segments, never
+/// labels one, and is never an alternative.
+struct BackgroundClassTests {
+    static let labels = ["walking", "running", "no_action"]
+
+    static func run(_ rows: [[Double]], _ options: AggregatorOptions) -> [Segment] {
+        var a = Aggregator(options: options, labels: labels)
+        let clips = rows.enumerated().map { ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init)) }
+        return clips.flatMap { a.push($0) } + a.finish()
+    }
+
+    @Test func theBackgroundClassIsFoundByName() {
+        #expect(Aggregator(options: .init(), labels: Self.labels).background == 2)
+        #expect(Aggregator(options: .init(), labels: names).background == nil)
+    }
+
+    /// Background wins at 0.9, then walking 0.8, then background 0.7 while walking keeps 0.28, above the exit
+    /// threshold: the background outscoring it by the margin ends walking all the same.
+    @Test func theBackgroundEndsALabelAboveTheExitThreshold() {
+        let rows = [[0.05, 0.05, 0.9], [0.05, 0.05, 0.9], [0.8, 0.1, 0.1], [0.8, 0.1, 0.1], [0.8, 0.1, 0.1],
+                    [0.28, 0.02, 0.7], [0.28, 0.02, 0.7], [0.28, 0.02, 0.7]]
+        let segs = Self.run(rows, AggregatorOptions(smoothing: .none, exitThreshold: 0.25, patience: 2, minDuration: 0))
+        #expect(segs.map(\.label) == ["no_action", "walking", "no_action"], "\(segs)")
+        #expect(segs.map(\.classIndex) == [nil, 0, nil])
+        #expect(segs[1].start == 2 && segs[1].end == 5)
+        expectCoverage(segs, from: 0, to: 8)
+        // no_action's score is 1 − the best action's probability, not the background's own.
+        #expect(abs(segs[0].score - 0.95) < 1e-6 && abs(segs[2].score - 0.72) < 1e-6, "\(segs)")
+    }
+
+    /// Walking at 0.45 clears the enter threshold (0.4) but the background is more probable: nothing starts.
+    @Test func noLabelStartsWhileTheBackgroundIsMostProbable() {
+        let rows = [[Double]](repeating: [0.45, 0.03, 0.52], count: 6)
+        #expect(Self.run(rows, AggregatorOptions(smoothing: .none, minDuration: 0)).map(\.label) == ["no_action"])
+        let without = Aggregator(options: .init(), labels: ["walking", "running", "other"])
+        #expect(without.background == nil)
+        var plain = without
+        let segs = rows.enumerated().flatMap { plain.push(ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init))) }
+            + plain.finish()
+        #expect(segs.map(\.label) == ["other"], "a class not named no_action is an ordinary label")
+    }
+
+    /// Walking holds a segment while the background, not an action, scores best over its span: the segment keeps
+    /// its action label, and its alternatives list actions only.
+    @Test func theBackgroundIsNeverASegmentLabelNorAnAlternative() {
+        let rows = [[0.7, 0.1, 0.2], [0.7, 0.1, 0.2], [0.4, 0.1, 0.45], [0.4, 0.1, 0.45], [0.4, 0.1, 0.45], [0.4, 0.1, 0.45]]
+        let segs = Self.run(rows, AggregatorOptions(smoothing: .none, margin: 0.1, patience: 2, minDuration: 0, topK: 3))
+        #expect(segs.map(\.label) == ["walking"], "\(segs)")
+        #expect(segs[0].alternatives.map(\.label) == ["running"])
+    }
+}

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Procedural action videos: an articulated stick figure performing one of a few actions in which motion,
-not any single frame, decides the class. Everything is seeded and randomised (body proportions, colours, size,
-position, speed, phase, background gradient/texture, distractor shapes, camera jitter, noise).
+not any single frame, decides the class, or nobody at all (`no_action`). Everything is seeded and randomised:
+body proportions, size, position, speed, phase; colours from easy to hard (low contrast, dark on dark); background
+gradient and texture; distractor shapes, some moving back and forth; an occluder in front of the figure; camera
+zoom, pan and jitter; sensor noise. The figure may be partly outside the frame.
 
-Frames are rendered at 128×171 (the size torchvision's R3D-18 preset resizes to), 15 fps.
+Frames are rendered at 128×171 (the size torchvision's R3D-18 preset resizes to) at any frame rate (15 by default).
 
-    python3 actiongen.py video OUT.mp4 --seed S --seconds 40   # a long video + OUT.timeline.json (ground truth)
+    python3 actiongen.py video OUT.mp4 --seed S --seconds 40   # a long video + OUT.truth.json (ground truth)
 """
 import argparse
 import json
@@ -15,24 +17,38 @@ import subprocess
 import numpy as np
 
 ACTIONS = ["standing_still", "waving", "clapping", "jumping_jacks", "squatting", "walking_left", "walking_right"]
+NO_ACTION = "no_action"
+LABELS = ACTIONS + [NO_ACTION]   # the model's classes: the last is the background class vidar maps to no_action
 H, W, FPS = 128, 171, 15
+
+
+def figure_colour(rng, bg_at):
+    """A figure colour against the background colour under it: random, low contrast, or dark on dark."""
+    mode = rng.choice(["random", "low", "dark"], p=[0.55, 0.3, 0.15])
+    if mode == "random":
+        return rng.uniform(0, 1, 3)
+    if mode == "low":
+        d = rng.normal(0, 1, 3)
+        d /= np.linalg.norm(d) + 1e-9
+        return np.clip(bg_at + d * rng.uniform(0.12, 0.3), 0, 1)
+    return rng.uniform(0, 0.18, 3)
 
 
 class Figure:
     """Random body, colours and placement for one actor."""
 
     def __init__(self, rng):
-        self.scale = rng.uniform(0.75, 1.15)
+        self.scale = rng.uniform(0.6, 1.45)
         self.limb = rng.uniform(0.9, 1.15)
-        self.thick = rng.uniform(2.0, 3.4)
+        self.thick = rng.uniform(1.6, 3.4) * math.sqrt(self.scale)
         self.color = rng.uniform(0, 1, 3)
-        self.x = rng.uniform(55, W - 55)
-        self.y = rng.uniform(70, 88)
+        self.x = rng.uniform(45, W - 45)
+        self.y = rng.uniform(62, 92) + 10 * (self.scale - 1)
         self.speed = rng.uniform(0.8, 1.3)      # cycles per second scale
         self.phase = rng.uniform(0, 2 * math.pi)
 
     def joints(self, action, t, walk_x):
-        """Joint positions (x, y) at time t seconds for an action."""
+        """Line segments and head (centre, radius) at time t seconds for an action."""
         s, L = 12 * self.scale, self.limb
         w = 2 * math.pi * self.speed * t + self.phase
         cx, hip_y = self.x + walk_x, self.y
@@ -79,42 +95,76 @@ class Figure:
         return segs, head, 0.45 * s
 
 
-class Scene:
-    """A background, distractors and camera behaviour; one per video or clip."""
+class Camera:
+    """Slow zoom and pan (screen → world coordinates) plus per-frame jitter."""
 
     def __init__(self, rng):
-        self.rng = rng
-        yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-        c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-        g = (xx * math.cos(rng.uniform(0, 6.3)) + yy * math.sin(rng.uniform(0, 6.3))) / (W + H) + 0.5
-        bg = c0[None, None] * (1 - g[..., None]) + c1[None, None] * g[..., None]
-        freq = rng.uniform(0.05, 0.4)
-        bg += rng.uniform(0, 0.12) * np.sin(xx * freq + rng.uniform(0, 6))[..., None] * np.sin(yy * freq * 0.7)[..., None]
-        self.bg = np.clip(bg, 0, 1).astype(np.float32)
-        self.yy, self.xx = yy, xx
-        self.distractors = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(4, 14), rng.uniform(0, 1, 3),
-                             rng.uniform(-0.6, 0.6), rng.uniform(-0.4, 0.4)) for _ in range(rng.integers(0, 4))]
+        moving = rng.uniform() < 0.45
+        self.zoom_amp = rng.uniform(0, 0.25) if moving else 0.0
+        self.pan_amp = rng.uniform(0, 12, 2) if moving else np.zeros(2)
+        self.w = rng.uniform(0.15, 0.6, 3)
+        self.ph = rng.uniform(0, 2 * math.pi, 3)
         self.jitter = rng.uniform(0, 1.5)
-        self.noise = rng.uniform(0.0, 0.04)
+
+    def world(self, xx, yy, t, rng):
+        zoom = 1 + self.zoom_amp * math.sin(self.w[0] * t + self.ph[0])
+        px = self.pan_amp[0] * math.sin(self.w[1] * t + self.ph[1]) + rng.normal(0, self.jitter)
+        py = self.pan_amp[1] * math.sin(self.w[2] * t + self.ph[2]) + rng.normal(0, self.jitter)
+        return (xx - W / 2) / zoom + W / 2 + px, (yy - H / 2) / zoom + H / 2 + py, zoom
+
+
+class Scene:
+    """A background, distractors, an occluder and camera behaviour; one per video or clip."""
+
+    def __init__(self, rng, figure=None, distractors=(0, 4)):
+        self.rng = rng
+        self.yy, self.xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        dark = rng.uniform() < 0.15
+        self.c0, self.c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        if dark:
+            self.c0, self.c1 = self.c0 * 0.25, self.c1 * 0.25
+        self.dir = (math.cos(rng.uniform(0, 6.3)), math.sin(rng.uniform(0, 6.3)))
+        self.freq, self.tex, self.tph = rng.uniform(0.05, 0.4), rng.uniform(0, 0.12), rng.uniform(0, 6)
+        self.distractors = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(4, 16), rng.uniform(0, 1, 3),
+                             rng.uniform(-0.6, 0.6), rng.uniform(-0.4, 0.4),
+                             rng.uniform(0, 25) if rng.uniform() < 0.3 else 0.0, rng.uniform(0.5, 3))
+                            for _ in range(rng.integers(distractors[0], distractors[1] + 1))]
+        self.occluder = None
+        if figure is not None and rng.uniform() < 0.25:   # a post or box in front of part of the figure
+            w, h = rng.uniform(6, 30), rng.uniform(15, 70)
+            self.occluder = (figure.x + rng.uniform(-25, 25) - w / 2, rng.uniform(20, H) - h, w, h, rng.uniform(0, 1, 3))
+        self.camera = Camera(rng)
+        self.noise = rng.uniform(0.0, 0.05)
+        if figure is not None:
+            figure.color = figure_colour(rng, self.background(np.array([[figure.x]]), np.array([[figure.y]]))[0, 0])
+
+    def background(self, X, Y):
+        g = (X * self.dir[0] + Y * self.dir[1]) / (W + H) + 0.5
+        bg = self.c0 * (1 - g[..., None]) + self.c1 * g[..., None]
+        bg += self.tex * (np.sin(X * self.freq + self.tph) * np.sin(Y * self.freq * 0.7))[..., None]
+        return np.clip(bg, 0, 1)
 
     def render(self, fig, action, t, walk_x):
-        img = self.bg.copy()
-        for x, y, r, col, vx, vy in self.distractors:      # slow-drifting blobs: motion that means nothing
-            m = (self.xx - (x + vx * t * FPS) % W) ** 2 + (self.yy - (y + vy * t * FPS) % H) ** 2 < r * r
-            img[m] = col
-        jx, jy = self.rng.normal(0, self.jitter, 2)
-        segs, head, head_r = fig.joints(action, t, walk_x)
-        mask = np.zeros((H, W), bool)
-        for a, b in segs:
-            a, b = a + [jx, jy], b + [jx, jy]
-            d = b - a
-            L2 = max(d @ d, 1e-6)
-            u = np.clip(((self.xx - a[0]) * d[0] + (self.yy - a[1]) * d[1]) / L2, 0, 1)
-            dist2 = (self.xx - a[0] - u * d[0]) ** 2 + (self.yy - a[1] - u * d[1]) ** 2
-            mask |= dist2 < fig.thick ** 2
-        hx, hy = head + [jx, jy]
-        mask |= (self.xx - hx) ** 2 + (self.yy - hy) ** 2 < head_r ** 2 * 1.0
-        img[mask] = fig.color
+        """One frame at time t; `fig` None renders the scene without anybody."""
+        X, Y, zoom = self.camera.world(self.xx, self.yy, t, self.rng)
+        img = self.background(X, Y).astype(np.float32)
+        for x, y, r, col, vx, vy, swing, sw in self.distractors:   # drifting or swinging blobs: motion that means nothing
+            cx = (x + vx * t * FPS + swing * math.sin(sw * t)) % W
+            cy = (y + vy * t * FPS) % H
+            img[(X - cx) ** 2 + (Y - cy) ** 2 < r * r] = col
+        if fig is not None:
+            segs, head, head_r = fig.joints(action, t, walk_x)
+            mask = np.zeros((H, W), bool)
+            for a, b in segs:
+                d = b - a
+                L2 = max(d @ d, 1e-6)
+                u = np.clip(((X - a[0]) * d[0] + (Y - a[1]) * d[1]) / L2, 0, 1)
+                mask |= (X - a[0] - u * d[0]) ** 2 + (Y - a[1] - u * d[1]) ** 2 < fig.thick ** 2
+            mask |= (X - head[0]) ** 2 + (Y - head[1]) ** 2 < head_r ** 2
+            img[mask] = fig.color
+        if self.occluder is not None:
+            ox, oy, ow, oh, col = self.occluder
+            img[(X >= ox) & (X < ox + ow) & (Y >= oy) & (Y < oy + oh)] = col
         img += self.rng.normal(0, self.noise, img.shape).astype(np.float32)
         return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
@@ -124,55 +174,84 @@ def walk_offset(action, t, fig):
     return {"walking_left": -v * t, "walking_right": v * t}.get(action, 0.0)
 
 
-MAX_WALK = 7.0  # seconds: at most ~110 px at the fastest speed, so a walk stays in the 171-px frame
+def clip_setup(seed, action):
+    """The random actor, scene and start time of one clip, and the generator that goes on to render it."""
+    rng = np.random.default_rng(seed)
+    fig = Figure(rng)
+    # The model sees the centre 112×112 crop (x 30–141): a figure may stand or walk in across its edges.
+    if action == "walking_left":
+        fig.x = rng.uniform(W * 0.4, 152)
+    elif action == "walking_right":
+        fig.x = rng.uniform(19, W * 0.6)
+    elif rng.uniform() < 0.2:
+        fig.x = rng.choice([rng.uniform(24, 40), rng.uniform(W - 40, W - 24)])
+    empty = action == NO_ACTION
+    scene = Scene(rng, None if empty else fig, distractors=(0, 8) if empty else (0, 4))
+    return rng, fig, scene, rng.uniform(0, 3)
+
+
+def clip_frames(seed, action, seconds, fps=FPS):
+    """Frames (at `fps`) of one clip of `action` (NO_ACTION: the scene without anybody), `seconds` long."""
+    rng, fig, scene, t0 = clip_setup(seed, action)
+    empty = action == NO_ACTION
+    return [scene.render(None if empty else fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
+            for i in range(int(math.ceil(seconds * fps)) + 1)]
 
 
 def clip(seed, action, frames=16):
-    """One training clip (frames × H × W × 3, uint8) of `action`."""
-    rng = np.random.default_rng(seed)
-    fig, scene = Figure(rng), Scene(rng)
-    if action == "walking_left":
-        fig.x = rng.uniform(W * 0.45, W - 30)
-    elif action == "walking_right":
-        fig.x = rng.uniform(30, W * 0.55)
-    t0 = rng.uniform(0, 3)
-    return np.stack([scene.render(fig, action, t0 + i / FPS, walk_offset(action, i / FPS, fig)) for i in range(frames)])
+    """One 15-fps training clip (frames × H × W × 3, uint8)."""
+    return np.stack(clip_frames(seed, action, (frames - 1) / FPS)[:frames])
 
 
-def long_video(seed, seconds, min_len=3.0, max_len=7.0):
-    """Frames and the true timeline of a video in which actions follow each other."""
-    rng = np.random.default_rng(seed)
-    scene, fig = Scene(rng), Figure(rng)
+def timeline(rng, seconds, min_len=3.0, max_len=7.0, empty_share=0.2):
+    """The true segments of a long video: actions follow each other, with stretches of nobody."""
     segments, t, last = [], 0.0, None
     while t < seconds - 1e-9:
-        action = rng.choice([a for a in ACTIONS if a != last])
+        if last != NO_ACTION and rng.uniform() < empty_share:
+            action = NO_ACTION
+        else:
+            action = rng.choice([a for a in ACTIONS if a != last])
         length = min(rng.uniform(min_len, max_len), seconds - t)
         if seconds - t - length < min_len:
             length = seconds - t
-        segments.append((t, t + length, action))
+        segments.append((t, t + length, str(action)))
         t, last = t + length, action
+    return segments
+
+
+def long_video(seed, seconds, fps=FPS, min_len=3.0, max_len=7.0):
+    """Frames (at `fps`) and the true timeline of a video in which actions follow each other."""
+    rng = np.random.default_rng(seed)
+    fig = Figure(rng)
+    scene = Scene(rng, fig)
+    segments = timeline(rng, seconds, min_len, max_len)
     frames = []
-    base_x, current = fig.x, None
-    for i in range(int(round(seconds * FPS))):
-        ti = i / FPS
+    base_x, current, prev_t = fig.x, None, 0.0
+    home = fig.x
+    for i in range(int(round(seconds * fps))):
+        ti = i / fps
         start, end, action = next((s for s in segments if s[0] <= ti < s[1]), segments[-1])
         if current != (start, action):
-            # A walk starts on the side it walks away from; other actions stay where the last walk ended.
+            # A walk starts on the side it walks away from; other actions stay where the last walk ended
+            # (back home after nobody was there).
             if action == "walking_left":
                 base_x = W - 30
             elif action == "walking_right":
                 base_x = 30
             elif current is not None and current[1].startswith("walking"):
                 base_x = fig.x + walk_offset(current[1], prev_t - current[0], fig)
+            elif current is not None and current[1] == NO_ACTION:
+                base_x = home
             current = (start, action)
         fig.x = base_x
-        frames.append(scene.render(fig, action, ti, walk_offset(action, ti - start, fig)))
+        frames.append(scene.render(None if action == NO_ACTION else fig, action, ti, walk_offset(action, ti - start, fig)))
+        fig.x = base_x
         prev_t = ti
     return frames, segments
 
 
-def write_video(frames, path):
-    p = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(FPS),
+def write_video(frames, path, fps=FPS):
+    p = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", f"{fps:g}",
                           "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "26", "-preset", "medium", path],
                          stdin=subprocess.PIPE)
     for f in frames:
@@ -181,10 +260,12 @@ def write_video(frames, path):
     assert p.wait() == 0
 
 
-def ground_truth(segments, path, seconds, seed, command):
-    """The true timeline, in vidar's timeline vocabulary (segments with start, end, label)."""
-    return {"schema": "vidar.groundtruth/1", "source": {"path": path, "duration": seconds, "frame_rate": FPS,
-            "width": W, "height": H}, "generator": {"seed": seed, "command": command},
+def ground_truth(segments, path, seconds, seed, command, fps=FPS, size=(W, H), encoding=None):
+    """The true timeline, in vidar's timeline vocabulary (segments with start, end, label; no_action included)."""
+    source = {"path": path, "duration": seconds, "frame_rate": fps, "width": size[0], "height": size[1]}
+    if encoding:
+        source["encoding"] = encoding
+    return {"schema": "vidar.groundtruth/1", "source": source, "generator": {"seed": seed, "command": command},
             "segments": [{"start": round(a, 4), "end": round(b, 4), "label": label, "score": 1.0} for a, b, label in segments]}
 
 

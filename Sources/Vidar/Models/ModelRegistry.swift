@@ -29,7 +29,7 @@ public enum ModelRegistry {
     public static var bundledPath: String? { Installation.dataFile("vidar-actions.safetensors") }
 
     /// Said once wherever the bundled model labels something: it knows only what it was trained on.
-    public static let bundledNotice = "the bundled vidar-actions model was trained on synthetic stick figures (7 actions); "
+    public static let bundledNotice = "the bundled vidar-actions model was trained on synthetic stick figures (7 actions, and no_action when nobody acts); "
         + "on real footage use torchvision's Kinetics-400 checkpoints (--model r3d_18 after `vidar models fetch r3d_18`)"
 
     /// `$VIDAR_CACHE_DIR`, else `$XDG_CACHE_HOME/vidar/models`, else `~/.cache/vidar/models`.

