@@ -79,7 +79,9 @@ import Vidar
         defer { try? FileManager.default.removeItem(at: dir) }
         let video = try Self.joinedRecordings(in: dir)
         let started = Date()
-        let r = try CLI.run(["watch", "--no-realtime", video])
+        // A Kinetics-style model with no background class and thresholds 0, so the test pattern makes a segment
+        // whose end shows where the stream's clock went (the bundled model rightly sees nobody acting in it).
+        let r = try CLI.run(["watch", "--no-realtime", "--model", try CLI.fixture("tiny.pth"), "--threshold", "0", "--exit-threshold", "0", video])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(Date().timeIntervalSince(started) < 30)
         let events = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
