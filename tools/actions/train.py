@@ -175,7 +175,7 @@ def main():
     xtr, ytr = dataset(TRAIN_PER_CLASS, "train")
     xva, yva = dataset(VAL_PER_CLASS, "validation")
     render = time.time() - t0
-    print(f"rendered {len(ytr)} train / {len(yva)} validation clips in {render:.0f} s", flush=True)
+    print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE})", flush=True)
     model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
     start_from(model, INIT)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -184,8 +184,7 @@ def main():
     history = []
     for epoch in range(EPOCHS):
         model.train()
-        pool = torch.arange(len(ytr))
-        order = pool[torch.randperm(len(pool), generator=g)]
+        order = torch.randperm(len(ytr), generator=g)
         total, correct, loss_sum = 0, 0, 0.0
         for i in range(0, len(order), BATCH):
             idx = order[i:i + BATCH]
@@ -208,7 +207,7 @@ def main():
         with torch.no_grad():
             predicted = torch.cat([model(xva[i:i + 64]).argmax(1) for i in range(0, len(yva), 64)])
         val = (predicted == yva).float().mean().item()
-        history.append({"epoch": epoch + 1, "clips": len(pool), "train_loss": loss_sum / total, "train_accuracy": correct / total, "val_accuracy": val,
+        history.append({"epoch": epoch + 1, "clips": len(ytr), "train_loss": loss_sum / total, "train_accuracy": correct / total, "val_accuracy": val,
                         "seconds": round(time.time() - t0)})
         print(json.dumps(history[-1]), flush=True)
     per_class = {label: (predicted[yva == c] == c).float().mean().item() for c, label in enumerate(actiongen.LABELS)}
