@@ -56,6 +56,8 @@ config = {"stem": "basic", "stemWidth": 8, "stemMidWidth": 8, "convKinds": ["con
 put("metadata", "config.json", json.dumps(config))
 put("metadata", "preprocessing.json", json.dumps({"transform": {"resize": [128, 171], "crop": [112, 112],
     "mean": [0.43216, 0.394666, 0.37645], "std": [0.22803, 0.22145, 0.216989]}, "sampling": {"fps": 15, "clipLength": 16, "stride": 8}}))
+put("metadata", "calibration.json", json.dumps({"version": 1, "method": "max", "clips": 24,
+    "ranges": {"stem.0": 6.5, "layer1.0.conv1.0": 3.25}}))
 put("metadata", "labels.json", json.dumps(["standing_still", "waving", "clapping", "jumping_jacks", "squatting", "walking_left", "walking_right"]))
 
 repo = root.parent.parent

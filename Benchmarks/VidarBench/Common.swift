@@ -65,3 +65,13 @@ func benchFreePort() -> Int {
 func repeated(_ x: Tensor, batch: Int) -> Tensor {
     Tensor(shape: [batch * x.shape[0]] + x.shape.dropFirst(), data: Array(repeating: x.data, count: batch).flatMap { $0 })
 }
+
+/// `network` with int8 ranges from the fixtures' real footage (bikes.mp4, a clip every 8 sampled frames, 24 clips
+/// at most): what a user's `vidar models calibrate` would give, made on the spot so int8 can be benchmarked.
+func calibratedForInt8(_ checkpoint: String, fixtures: String) -> VideoResNet {
+    do {
+        let model = try ModelLoader.load(checkpoint)
+        let c = try ModelCalibration.calibrate(model: model, videos: ["\(fixtures)/videos/bikes.mp4"], stride: 8, maxClips: 24)
+        return try model.network.calibrated(c)
+    } catch { fail("calibrating \(checkpoint) for int8: \(error)") }
+}

@@ -18,7 +18,7 @@ func runLayersBench(_ argv: [String]) {
         case "--threads": threads = Int(value()) ?? 2
         case "--child": child = true
         case "--help", "-h":
-            print("usage: vidar-bench layers [--model r3d_18] [--precision fp32|bf16] [--batch N] [--runs N] [--threads N] [--fixtures DIR]")
+            print("usage: vidar-bench layers [--model r3d_18] [--precision fp32|bf16|int8] [--batch N] [--runs N] [--threads N] [--fixtures DIR]")
             exit(0)
         default: fail("unknown option \(argv[i])")
         }
@@ -29,8 +29,9 @@ func runLayersBench(_ argv: [String]) {
     if child {
         // Timed runs only: a marker line separates the warm-up (compilation, first touch) from them.
         Backends.setThreads(threads)
-        guard let net = try? VideoResNet(contentsOf: checkpoint),
+        guard var net = try? VideoResNet(contentsOf: checkpoint),
               let x = try? NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath))) else { fail("run `make fixtures` first") }
+        if p == .int8 { net = calibratedForInt8(checkpoint, fixtures: fixtures) }
         let clips = repeated(x, batch: batch)
         let session = InferenceSession(network: net, backend: Backends.standard, threads: threads, precision: p)
         for _ in 0..<2 { _ = try? session.logits(clips) }

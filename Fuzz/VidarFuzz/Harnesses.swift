@@ -24,6 +24,7 @@ enum Harnesses {
                 _ = try? Preprocessing.resolve(metadata: metadata, path: "fuzz")
                 _ = try? Labels.resolve(numClasses: 7, labelsFile: nil, metadata: metadata)
             }
+            _ = try? Calibration.decode(text, convolutions: ["stem.0", "layer1.0.conv1.0"], path: "fuzz")
         }),
         ("serve-config", { _ = try? ServeConfig.parse(String(decoding: $0, as: UTF8.self), path: "fuzz.yaml") }),
         ("api-stream", { _ = try? ServeConfig.stream(json: $0, defaults: ServeConfig()) }),

@@ -44,6 +44,7 @@ enum InferCommand: Command {
         let precision = try SharedOptions.precision(try args.choice("--precision", in: Precision.choices) ?? "fp32",
                                                     backend: backend)
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsPath)
+        try SharedOptions.check(precision, model: model)
         let input = try readTensor(inputPath)
         if let problem = model.network.inputShapeError(input.shape) { throw VidarError(.invalidData, "\(inputPath): \(problem)") }
         let logits = try InferenceSession(network: model.network, backend: backend, threads: threads,

@@ -1,4 +1,5 @@
-// `vidar models list | fetch | inspect`: what checkpoints exist, getting torchvision's, and what a file holds.
+// `vidar models list | fetch | inspect | calibrate`: what checkpoints exist, getting torchvision's, what a file
+// holds, and int8's activation ranges measured on the user's own video.
 import Foundation
 import Synchronization
 import Vidar
@@ -7,12 +8,16 @@ enum ModelsCommand: Command {
     static let spec = CommandSpec(
         name: "models",
         usage: ["vidar models list", "vidar models fetch NAME|URL [--base-url URL] [--cache-dir DIR]",
-                "vidar models inspect CKPT|NAME [--labels FILE] [--json]"],
+                "vidar models inspect CKPT|NAME [--labels FILE] [--json]",
+                "vidar models calibrate CKPT|NAME VIDEO… -o OUT.safetensors [--stride N] [--max-clips N] [--threads N]"],
         summary: """
             list: the bundled model and torchvision's Kinetics-400 checkpoints, with where each is. \
             fetch: downloads a registered checkpoint (or any URL whose file name ends in -<sha256 prefix>.ext) into the \
             cache, keeps it only if its SHA-256 starts with that prefix, and prints its path. \
-            inspect: architecture, parameters, dtype, classes with their names, preprocessing and sampling, SHA-256.
+            inspect: architecture, parameters, dtype, classes with their names, preprocessing and sampling, SHA-256. \
+            calibrate: runs the videos' clips at fp32 through the labelling pipeline, records each layer's activation \
+            range and writes a copy of the checkpoint with them, which `--precision int8` runs (use video like the \
+            video you will label: the same cameras, light and scenes).
             """,
         groups: [
             OptionGroup("fetch", [
@@ -26,8 +31,15 @@ enum ModelsCommand: Command {
                 Option(["--labels"], value: "FILE", default: "the checkpoint's, or Kinetics-400", "class names to pair with the checkpoint"),
                 Option(["--json"], "one JSON object instead of text"),
             ]),
+            OptionGroup("calibrate", [
+                Option(["-o", "--output"], value: "FILE", default: "required", "the calibrated checkpoint (.safetensors) to write"),
+                Option(["--stride"], value: "N", default: "8", "a clip every N sampled frames"),
+                Option(["--max-clips"], value: "N", default: "500", "stop after this many clips"),
+                Option(["--threads"], value: "N", default: "\(SharedOptions.cores), the core count", "compute threads"),
+            ]),
         ],
-        footer: "Exit: 0 done; 64 usage; 65 bad checkpoint or hash mismatch; 66 not found; 69 download failed; 73 cannot write the cache.")
+        footer: "Exit: 0 done; 64 usage; 65 bad checkpoint, video or hash mismatch; 66 not found; 69 download failed; "
+            + "73 cannot write the cache or the output.")
 
     /// "500000", "64K", "200M", "2G" → bytes.
     static func size(_ text: String) throws -> Int64 {
@@ -41,11 +53,14 @@ enum ModelsCommand: Command {
     }
 
     static func run(_ args: ParsedArguments) throws -> ExitCode {
-        guard let sub = args.positionals.first else { throw UsageError("missing subcommand (list, fetch, inspect)") }
+        guard let sub = args.positionals.first else { throw UsageError("missing subcommand (list, fetch, inspect, calibrate)") }
         let operands = Array(args.positionals.dropFirst())
-        let misplaced: [String: [String]] = ["list": ["--base-url", "--cache-dir", "--labels", "--json"],
-                                             "fetch": ["--labels", "--json"], "inspect": ["--base-url", "--cache-dir", "--max-size"]]
-        guard let notHere = misplaced[sub] else { throw UsageError("unknown subcommand '\(sub)' (list, fetch, inspect)") }
+        let calibrating = ["--output", "--stride", "--max-clips", "--threads"]
+        let misplaced: [String: [String]] = ["list": ["--base-url", "--cache-dir", "--labels", "--json"] + calibrating,
+                                             "fetch": ["--labels", "--json"] + calibrating,
+                                             "inspect": ["--base-url", "--cache-dir", "--max-size"] + calibrating,
+                                             "calibrate": ["--base-url", "--cache-dir", "--max-size", "--json"]]
+        guard let notHere = misplaced[sub] else { throw UsageError("unknown subcommand '\(sub)' (list, fetch, inspect, calibrate)") }
         if let wrong = notHere.first(where: { !args.strings($0).isEmpty }) {
             throw UsageError("\(wrong) is not an option of `models \(sub)`")
         }
@@ -54,6 +69,7 @@ enum ModelsCommand: Command {
             guard operands.isEmpty else { throw UsageError("list takes no arguments") }
             return list(cache: args.string("--cache-dir"))
         case "fetch": return try fetch(args, operands)
+        case "calibrate": return try calibrate(args, operands)
         default: return try inspect(args, operands)
         }
     }
@@ -149,6 +165,32 @@ enum ModelsCommand: Command {
                 """)
             if let notice = model.notice { print("notice:        \(notice)") }
         }
+        return .success
+    }
+
+    static func calibrate(_ args: ParsedArguments, _ operands: [String]) throws -> ExitCode {
+        guard operands.count >= 2 else { throw UsageError("calibrate takes a checkpoint and at least one video") }
+        guard let output = args.string("--output") else { throw UsageError("-o/--output is required") }
+        guard output.hasSuffix(".safetensors") else { throw UsageError("-o/--output must end in .safetensors (got '\(output)')") }
+        let stride = try args.int("--stride", in: 1...10_000) ?? 8
+        let maxClips = try args.int("--max-clips", in: 1...1_000_000) ?? 500
+        let threads = try args.int("--threads", in: 1...256) ?? SharedOptions.cores
+        Backends.setThreads(threads)
+        let model = try ModelLoader.load(operands[0], labelsFile: args.string("--labels"))
+        let videos = Array(operands.dropFirst())
+        for video in videos where !FileManager.default.isReadableFile(atPath: video) {
+            throw VidarError(.notFound, "\(video): no such file, or not readable")
+        }
+        let started = Date()
+        let calibration = try ModelCalibration.calibrate(model: model, videos: videos, stride: stride, maxClips: maxClips,
+                                                         threads: threads) { video, clips in
+            FileHandle.standardError.write(Data("vidar: \(video): \(clips) clips\n".utf8))
+        }
+        try ModelCalibration.write(calibration, model: model, to: output)
+        FileHandle.standardError.write(Data(String(format: "vidar: %d clips in %.0f s; ranges of %d layers written to %@\n",
+                                                   calibration.clips, Date().timeIntervalSince(started), calibration.ranges.count,
+                                                   output).utf8))
+        print(output)
         return .success
     }
 

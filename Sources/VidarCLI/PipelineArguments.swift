@@ -40,7 +40,8 @@ enum SharedOptions {
                "auto (oneDNN, else OpenBLAS), onednn, gemm (vol2col + OpenBLAS sgemm) or reference (naive loops, slow)"),
         Option(["--precision"], value: "P", default: "fp32",
                "fp32, bf16 (oneDNN; about 2× faster where the CPU has AVX512_BF16 or AMX, top-1 agreeing with fp32 on "
-               + "≥ 99 % of clips) or auto (bf16 where the CPU computes it natively, else fp32)"),
+               + "≥ 99 % of clips), int8 (oneDNN, VNNI or AMX; needs a checkpoint from `vidar models calibrate`) "
+               + "or auto (bf16 where the CPU computes it natively, else fp32)"),
     ])
 
     /// `--precision`, resolved (auto → what this CPU does best) and checked against the backend.
@@ -49,6 +50,11 @@ enum SharedOptions {
         do { precision = try Precision.named(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
         if let reason = precision.unsupportedReason(on: backend) { throw UsageError("--precision \(reason)") }
         return precision
+    }
+
+    /// int8 on a model without calibration: refused before any video is opened.
+    static func check(_ precision: Precision, model: LoadedModel) throws {
+        if let reason = precision.unsupportedReason(for: model.network) { throw UsageError("--precision \(precision.rawValue) with \(model.path): \(reason)") }
     }
 
     /// The FFmpeg input options of probe, label and watch.
@@ -138,6 +144,7 @@ struct PipelineSettings {
         do { backend = try Backends.named(backendName) } catch { throw VidarError(.unavailable, "backend \(backendName): \(error)") }
         let precision = try SharedOptions.precision(precisionName, backend: backend)
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsFile)
+        try SharedOptions.check(precision, model: model)
         let (sampling, aggregator) = try stream.resolve(for: model)
         return (model, backend, precision, sampling, aggregator)
     }

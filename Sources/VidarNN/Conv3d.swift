@@ -82,14 +82,26 @@ public struct FoldedConv3d: Sendable {
     let store: WeightStore
     /// (out)
     public let bias: [Float]
+    /// The checkpoint's name for the convolution (e.g. "layer1.0.conv1.0"): what calibration ranges are keyed by.
+    public let name: String
+    /// The largest |weight| of each output channel, kept for int8's per-channel weight scales once the folded
+    /// weights are released.
+    let weightAbsMax: [Float]
 
-    public init(geometry: Conv3dGeometry, weights: [Float], bias: [Float]) {
+    public init(geometry: Conv3dGeometry, weights: [Float], bias: [Float], name: String = "") {
         precondition(weights.count == geometry.taps * geometry.inChannels * geometry.outChannels)
         precondition(bias.count == geometry.outChannels)
         id = nextLayerID.add(1, ordering: .relaxed).newValue
         self.geometry = geometry
         store = WeightStore(weights)
         self.bias = bias
+        self.name = name
+        var absMax = [Float](repeating: 0, count: geometry.outChannels)
+        // Folded order puts the output channel innermost (see Conv3dGeometry.weightIndex).
+        weights.withUnsafeBufferPointer { w in
+            for (i, v) in w.enumerated() { let o = i % geometry.outChannels; absMax[o] = max(absMax[o], abs(v)) }
+        }
+        weightAbsMax = absMax
     }
 
     /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,
@@ -107,7 +119,7 @@ public struct FoldedConv3d: Sendable {
     /// Folds BatchNorm into a PyTorch-layout weight (out, in, kt, kh, kw).
     /// Folding in Double keeps the rounding below float32's own, so folded and unfolded agree to ~1 ulp.
     public init(geometry g: Conv3dGeometry, torchWeight w: [Float], gamma: [Float], beta: [Float],
-                runningMean: [Float], runningVar: [Float]) {
+                runningMean: [Float], runningVar: [Float], name: String = "") {
         let co = g.outChannels, ci = g.inChannels, taps = g.taps
         precondition(w.count == co * ci * taps)
         var scale = [Double](repeating: 0, count: co)
@@ -128,6 +140,6 @@ public struct FoldedConv3d: Sendable {
                 }
             }
         }
-        self.init(geometry: g, weights: packed, bias: bias)
+        self.init(geometry: g, weights: packed, bias: bias, name: name)
     }
 }

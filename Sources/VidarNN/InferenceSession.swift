@@ -12,6 +12,8 @@ public final class InferenceSession {
     /// On oneDNN the session has the network drop its folded weights as oneDNN packs them (it keeps its
     /// own): for processes that run only this backend — label, watch, serve.
     public var releasesFoldedWeights = false
+    /// When set, every call runs fp32 layer by layer and shows this each convolution's output: calibration.
+    public var activationObserver: ((FoldedConv3d, Activation) -> Void)?
     private let workspace = Workspace()
 
     public init(network: VideoResNet, backend: ConvolutionBackend = Backends.standard,
@@ -29,7 +31,7 @@ public final class InferenceSession {
             network.releaseFoldedWeightsOncePacked()
             releasesFoldedWeights = false
         }
-        return try network.logits(input, backend: backend, precision: precision, workspace: workspace)
+        return try network.logits(input, backend: backend, precision: precision, workspace: workspace, observe: activationObserver)
     }
 
     /// Clips of one shape (each C×T×H×W, `clipShape`) as one batch → each clip's softmax probabilities.

@@ -59,6 +59,8 @@ public final class OneDNNConvolution: ConvolutionBackend {
         let layout: dnnl_memory_desc_t
         let weights: Memory
         let bias: Memory
+        /// What `bias` holds: the layer's bias, or int8's rescaled one (which depends on the input's scale).
+        let biasValues: [Float]
     }
 
     /// One ready primitive with the layouts its arguments take. Immutable once made; executed concurrently by
@@ -161,7 +163,7 @@ public final class OneDNNConvolution: ConvolutionBackend {
         let g = conv.geometry
         let o = try g.checkedOutputSize(x)
         let pd = try primitiveDescriptor(conv, n: x.n, input: Dims3(x.t, x.h, x.w), output: o, layout: dnnl_ndhwc,
-                                         type: dnnl_f32, residual: key.residual, relu: key.relu)
+                                         types: .uniform(dnnl_f32), residual: key.residual, relu: key.relu)
         defer { dnnl_primitive_desc_destroy(pd) }
         let srcMD = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)!.pointee
         let dstMD = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)!.pointee
@@ -178,16 +180,31 @@ public final class OneDNNConvolution: ConvolutionBackend {
         return c
     }
 
+    /// The number formats of a convolution's arguments (the bias is always fp32).
+    struct ConvolutionTypes {
+        var src: dnnl_data_type_t, weights: dnnl_data_type_t, dst: dnnl_data_type_t
+        static func uniform(_ t: dnnl_data_type_t) -> ConvolutionTypes { ConvolutionTypes(src: t, weights: t, dst: t) }
+    }
+
+    /// An int8 convolution's scales. oneDNN 2.x computes dst = outputScales[oc] · (Σ u8·s8 + bias), then adds
+    /// sumScale · (the residual dst holds, read as sumType), then the ReLU: the bias is in the accumulator's units.
+    struct Quantization {
+        let outputScales: [Float]
+        let sumScale: Float
+        let sumType: dnnl_data_type_t
+    }
+
     /// A convolution's primitive descriptor (caller destroys it): `layout` for src and dst (`any` lets oneDNN
     /// choose), weights in the layout oneDNN prefers, an fp32 bias, then the residual sum and ReLU as post-ops.
     func primitiveDescriptor(_ conv: FoldedConv3d, n: Int, input: Dims3, output o: Dims3, layout: dnnl_format_tag_t,
-                             type: dnnl_data_type_t, residual: Bool, relu: Bool) throws -> dnnl_primitive_desc_t {
+                             types: ConvolutionTypes, residual: Bool, relu: Bool,
+                             quantization: Quantization? = nil) throws -> dnnl_primitive_desc_t {
         let g = conv.geometry
         var srcMD = dnnl_memory_desc_t(), dstMD = dnnl_memory_desc_t(), anyWeights = dnnl_memory_desc_t()
         var biasMD = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), type, layout), "src")
-        try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [n, g.outChannels, o.t, o.h, o.w].map(Int64.init), type, layout), "dst")
-        try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, g.torchWeightShape.map(Int64.init), type, dnnl_format_tag_any), "weights")
+        try check(dnnl_memory_desc_init_by_tag(&srcMD, 5, [n, g.inChannels, input.t, input.h, input.w].map(Int64.init), types.src, layout), "src")
+        try check(dnnl_memory_desc_init_by_tag(&dstMD, 5, [n, g.outChannels, o.t, o.h, o.w].map(Int64.init), types.dst, layout), "dst")
+        try check(dnnl_memory_desc_init_by_tag(&anyWeights, 5, g.torchWeightShape.map(Int64.init), types.weights, dnnl_format_tag_any), "weights")
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")
         var desc = dnnl_convolution_desc_t()
         let strides = [g.stride.t, g.stride.h, g.stride.w].map(Int64.init)
@@ -205,23 +222,40 @@ public final class OneDNNConvolution: ConvolutionBackend {
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_post_ops_create(&postOps), "post-ops")
         defer { dnnl_post_ops_destroy(postOps) }
-        if residual { try check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op") }
+        if residual {
+            if let q = quantization, q.sumType != types.dst {
+                try check(dnnl_post_ops_append_sum_v2(postOps, q.sumScale, q.sumType), "sum post-op")
+            } else {
+                try check(dnnl_post_ops_append_sum(postOps, quantization?.sumScale ?? 1), "sum post-op")
+            }
+        }
         if relu { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
         try check(dnnl_primitive_attr_create(&attr), "attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
         try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
         try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "user scratchpad")
+        if let q = quantization {
+            try check(dnnl_primitive_attr_set_output_scales(attr, Int64(q.outputScales.count), 1 << 1, q.outputScales), "output scales")
+        }
         var pd: dnnl_primitive_desc_t?
         try check(dnnl_primitive_desc_create(&pd, &desc, attr, engine.handle, nil), "primitive descriptor")
         return pd!
     }
 
+    /// An int8 layer's weights: s8 = round(w · scales[oc]), and the bias in the accumulator's units.
+    struct Int8Weights {
+        let scales: [Float]
+        let bias: [Float]
+    }
+
     /// The layer's weights in `layout`, packed once and shared by every primitive (and plan) that chose it: from
     /// the folded weights while the model has them, else from a packed copy that converts exactly (fp32 into
-    /// anything; bf16 into bf16).
-    func packedWeights(_ conv: FoldedConv3d, layout: UnsafePointer<dnnl_memory_desc_t>, cache: inout Cache) throws -> PackedWeights {
+    /// anything; bf16 into bf16). An s8 layout takes `int8`'s scales and bias.
+    func packedWeights(_ conv: FoldedConv3d, layout: UnsafePointer<dnnl_memory_desc_t>, int8: Int8Weights? = nil,
+                       cache: inout Cache) throws -> PackedWeights {
         let copies = cache.packed[conv.id] ?? []
-        if let found = copies.first(where: { var l = $0.layout; return dnnl_memory_desc_equal(&l, layout) != 0 }) {
+        let biasValues = int8?.bias ?? conv.bias
+        if let found = copies.first(where: { var l = $0.layout; return dnnl_memory_desc_equal(&l, layout) != 0 && $0.biasValues == biasValues }) {
             if conv.store.releaseWhenPacked.load(ordering: .relaxed) { conv.store.release() }
             return found
         }
@@ -229,6 +263,7 @@ public final class OneDNNConvolution: ConvolutionBackend {
         var biasMD = dnnl_memory_desc_t()
         try check(dnnl_memory_desc_init_by_tag(&biasMD, 1, [Int64(g.outChannels)], dnnl_f32, dnnl_x), "bias")
         let packed: PackedWeights
+        let type = layout.pointee.data_type
         if let folded = conv.store.weights {
             var torchOrder = [Float](repeating: 0, count: folded.count)
             for out in 0..<g.outChannels { for i in 0..<g.inChannels { for tap in 0..<g.taps {
@@ -237,16 +272,16 @@ public final class OneDNNConvolution: ConvolutionBackend {
             var userMD = dnnl_memory_desc_t()
             try check(dnnl_memory_desc_init_by_tag(&userMD, 5, g.torchWeightShape.map(Int64.init), dnnl_f32, dnnl_oidhw), "user weights")
             packed = try torchOrder.withUnsafeMutableBytes { raw in
-                try reorderWeights(from: &userMD, raw.baseAddress!, into: layout, bias: conv.bias, biasLayout: &biasMD)
+                try reorderWeights(from: &userMD, raw.baseAddress!, into: layout, scales: int8?.scales, bias: biasValues, biasLayout: &biasMD)
             }
         } else if let source = copies.first(where: { $0.layout.data_type == dnnl_f32 })
-                    ?? copies.first(where: { $0.layout.data_type == layout.pointee.data_type }) {
+                    ?? copies.first(where: { $0.layout.data_type == type && type != dnnl_s8 }) {
             var from = source.layout, handle: UnsafeMutableRawPointer?
             try check(dnnl_memory_get_data_handle(source.weights.handle, &handle), "weights handle")
-            packed = try reorderWeights(from: &from, handle!, into: layout, bias: conv.bias, biasLayout: &biasMD)
+            packed = try reorderWeights(from: &from, handle!, into: layout, scales: int8?.scales, bias: biasValues, biasLayout: &biasMD)
         } else {
             throw InferenceError(description: "layer \(conv.id): the folded weights were released and no packed copy converts "
-                                 + "exactly into the layout asked for (an fp32 plan after a bf16-only one?)")
+                                 + "exactly into the layout asked for (an fp32 or int8 plan after a bf16-only one?)")
         }
         cache.packed[conv.id, default: []].append(packed)
         if conv.store.releaseWhenPacked.load(ordering: .relaxed) { conv.store.release() }
@@ -254,8 +289,9 @@ public final class OneDNNConvolution: ConvolutionBackend {
     }
 
     /// Weights at `source` (layout `from`) reordered — and converted, e.g. to bf16 — into a new `layout`; and the bias.
+    /// With `scales`, each output channel is multiplied by its scale on the way (fp32 into s8).
     private func reorderWeights(from: inout dnnl_memory_desc_t, _ source: UnsafeMutableRawPointer,
-                                into layout: UnsafePointer<dnnl_memory_desc_t>, bias values: [Float],
+                                into layout: UnsafePointer<dnnl_memory_desc_t>, scales: [Float]?, bias values: [Float],
                                 biasLayout: inout dnnl_memory_desc_t) throws -> PackedWeights {
         var weights: dnnl_memory_t?, user: dnnl_memory_t?, bias: dnnl_memory_t?
         try check(dnnl_memory_create(&weights, layout, engine.handle, vidar_dnnl_memory_allocate()), "weights memory")
@@ -263,8 +299,14 @@ public final class OneDNNConvolution: ConvolutionBackend {
         let stream = try StreamState(engine: engine)
         try check(dnnl_memory_create(&user, &from, engine.handle, source), "source weights memory")
         defer { dnnl_memory_destroy(user) }
+        var attr: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attr), "reorder attributes")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        if let scales {  // the output channel is the weights' dimension 0
+            try check(dnnl_primitive_attr_set_output_scales(attr, Int64(scales.count), 1 << 0, scales), "weight scales")
+        }
         var rpd: dnnl_primitive_desc_t?
-        try check(dnnl_reorder_primitive_desc_create(&rpd, &from, engine.handle, layout, engine.handle, nil), "reorder")
+        try check(dnnl_reorder_primitive_desc_create(&rpd, &from, engine.handle, layout, engine.handle, attr), "reorder")
         defer { dnnl_primitive_desc_destroy(rpd) }
         var reorder: dnnl_primitive_t?
         try check(dnnl_primitive_create(&reorder, rpd), "reorder primitive")
@@ -277,7 +319,7 @@ public final class OneDNNConvolution: ConvolutionBackend {
         var handle: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(bias, &handle), "bias handle")
         values.withUnsafeBytes { handle!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        return PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias)
+        return PackedWeights(layout: layout.pointee, weights: owned, bias: ownedBias, biasValues: values)
     }
 }
 

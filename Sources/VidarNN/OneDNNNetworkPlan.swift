@@ -2,7 +2,9 @@
 // e.g. nCdhw16c, or channels-last for AMX) and number format (fp32 or bf16), so activations stay in that
 // layout from the first convolution to the last. Reorders appear only at the input (N,C,T,H,W fp32 in), where
 // two layers disagree on a layout, and before the pool (N,T,H,W,C fp32 out). The residual is summed in place
-// into the shortcut's buffer by the block's last convolution. A plan is compiled once per (network, input
+// into the shortcut's buffer by the block's last convolution. At int8 every activation carries its scale
+// (value ≈ stored / scale, from the calibration); each convolution's output scales, bias and sum scale turn
+// one activation's scale into the next one's, and the final reorder divides the last one out. A plan is compiled once per (network, input
 // shape, precision, threads) and shared by every stream; each stream runs it with its own buffers and
 // scratchpad (PlanState), allocated once — per clip only the small pooled-stage output is a new array.
 import CDNNL
@@ -13,6 +15,8 @@ extension OneDNNConvolution {
         let network: Int, n: Int, t: Int, h: Int, w: Int
         let precision: Precision
         let threads: Int32
+        /// int8's ranges (nil at the other precisions): a recalibrated network gets its own plan.
+        let calibration: Calibration?
     }
 
     /// Plans kept at most; past it the cache starts over (clip shapes a stream keeps changing).
@@ -118,12 +122,13 @@ extension OneDNNConvolution {
     /// The network's convolutions on `input` (N,C,T,H,W fp32) → the last stage's output, N,T,H,W,C fp32.
     func runNetwork(_ network: VideoResNet, _ input: Tensor, precision: Precision, workspace: Workspace) throws -> Activation {
         let s = input.shape
+        if let reason = precision.unsupportedReason(for: network) { throw InferenceError(description: reason) }
         let key = PlanKey(network: network.stem[0].id, n: s[0], t: s[2], h: s[3], w: s[4], precision: precision,
-                          threads: omp_get_max_threads())
+                          threads: omp_get_max_threads(), calibration: precision == .int8 ? network.calibration : nil)
         let plan = try cache.withLock { cache in
             if let plan = cache.plans[key] { return plan }
             if cache.plans.count >= Self.maxPlans { cache.plans.removeAll() }
-            var builder = PlanBuilder(backend: self, precision: precision)
+            var builder = PlanBuilder(backend: self, precision: precision, calibration: key.calibration)
             let plan = try builder.build(network, shape: s, cache: &cache)
             cache.plans[key] = plan
             return plan
@@ -143,17 +148,20 @@ extension OneDNNConvolution {
             let buffer: Int
             var md: dnnl_memory_desc_t
             let t: Int, h: Int, w: Int, c: Int
+            /// int8: the value is stored / scale; 1 for fp32 and bf16.
+            var scale: Float = 1
         }
 
         let backend: OneDNNConvolution
         let precision: Precision
+        let calibration: Calibration?
         var steps: [Step] = []
         var bytes: [Int] = []
         var free: [Int] = []
         var n = 1
 
-        init(backend: OneDNNConvolution, precision: Precision) {
-            (self.backend, self.precision) = (backend, precision)
+        init(backend: OneDNNConvolution, precision: Precision, calibration: Calibration?) {
+            (self.backend, self.precision, self.calibration) = (backend, precision, calibration)
         }
 
         mutating func build(_ network: VideoResNet, shape s: [Int], cache: inout Cache) throws -> NetworkPlan {
@@ -176,7 +184,7 @@ extension OneDNNConvolution {
             }
             var outMD = dnnl_memory_desc_t()
             try check(dnnl_memory_desc_init_by_tag(&outMD, 5, [n, x.c, x.t, x.h, x.w].map(Int64.init), dnnl_f32, dnnl_ndhwc), "output")
-            let output = try reorder(x, to: outMD)
+            let output = try convert(x, to: outMD)
             return NetworkPlan(steps: steps, bufferBytes: bytes, inputBuffer: input.buffer, outputBuffer: output.buffer,
                                output: (x.t, x.h, x.w, x.c))
         }
@@ -202,23 +210,39 @@ extension OneDNNConvolution {
             }
             // A convolution of a few input channels (the 3-channel stem) gains nothing from bf16 and loses to fp32
             // (measured 35 vs 14 ms for r3d_18's stem: AMX tiles need many channels), so it stays fp32 and its output
-            // is reordered to bf16 for the next layer.
-            let type = g.inChannels < 16 ? dnnl_f32 : precision.dnnl
+            // is converted for the next layer. The same holds for int8, whose u8 inputs need a ReLU before them.
+            let reduced = precision != .fp32 && g.inChannels >= 16
+            let outScale = precision == .int8 ? calibration!.scale(of: conv, relu: relu) : 1
+            var types = ConvolutionTypes.uniform(reduced ? precision.dnnl() : dnnl_f32)
+            var quantization: Quantization?, int8Weights: Int8Weights?
+            if reduced && precision == .int8 {
+                types = ConvolutionTypes(src: x.md.data_type, weights: dnnl_s8, dst: precision.dnnl(relu: relu))
+                let weightScales = conv.weightAbsMax.map { $0 > 0 ? 127 / $0 : 1 }
+                quantization = Quantization(outputScales: weightScales.map { outScale / (x.scale * $0) },
+                                            sumScale: residual.map { outScale / $0.scale } ?? 1,
+                                            sumType: residual?.md.data_type ?? types.dst)
+                int8Weights = Int8Weights(scales: weightScales, bias: zip(conv.bias, weightScales).map { $0 * x.scale * $1 })
+            }
             let pd = try backend.primitiveDescriptor(conv, n: n, input: Dims3(x.t, x.h, x.w), output: o, layout: dnnl_format_tag_any,
-                                                     type: type, residual: residual != nil, relu: relu)
+                                                     types: types, residual: residual != nil, relu: relu, quantization: quantization)
             defer { dnnl_primitive_desc_destroy(pd) }
             let srcMD = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)!.pointee
             let dstMD = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)!.pointee
-            let packed = try backend.packedWeights(conv, layout: dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!, cache: &cache)
+            let packed = try backend.packedWeights(conv, layout: dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!,
+                                                   int8: int8Weights, cache: &cache)
             let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
             var primitive: dnnl_primitive_t?
             try check(dnnl_primitive_create(&primitive, pd), "convolution primitive")
             let owned = Primitive(primitive!)
 
-            let src = same(x.md, srcMD) ? x : try reorder(x, to: srcMD)
+            let src = same(x.md, srcMD) ? x : try convert(x, to: srcMD)
             let dst: Value
             if let r = residual {
-                dst = same(r.md, dstMD) ? r : try reorder(r, to: dstMD)
+                // An int8 convolution's residual keeps its own number format in dst's layout (an s8 shortcut under a
+                // u8 output, which the sum post-op reads as s8); a float one takes dst's.
+                var layout = dstMD
+                if quantization != nil { layout.data_type = r.md.data_type }
+                dst = same(r.md, layout) ? r : try convert(r, to: layout)
             } else {
                 dst = Value(buffer: allocate(dstMD), md: dstMD, t: o.t, h: o.h, w: o.w, c: g.outChannels)
             }
@@ -228,23 +252,31 @@ extension OneDNNConvolution {
                                                             (VIDAR_DNNL_ARG_DST, .buffer(dst.buffer, dstMD))],
                               scratchpad: scratchpad))
             if src.buffer != x.buffer { release(src.buffer) }
-            let y = Value(buffer: dst.buffer, md: dstMD, t: o.t, h: o.h, w: o.w, c: g.outChannels)
-            guard type != precision.dnnl else { return y }
-            // Once into the plan's precision, in the same layout, however many layers read it.
+            let y = Value(buffer: dst.buffer, md: dstMD, t: o.t, h: o.h, w: o.w, c: g.outChannels, scale: reduced ? outScale : 1)
+            guard !reduced && precision != .fp32 else { return y }
+            // Once into the plan's number format, in the same layout, however many layers read it.
             var converted = dstMD
-            converted.data_type = precision.dnnl
-            let out = try reorder(y, to: converted)
+            converted.data_type = precision.dnnl(relu: relu)
+            let out = try reorder(y, to: converted, scaledBy: outScale)
             release(y.buffer)
             return out
         }
 
-        /// A reorder of `x` into a fresh buffer in layout (and number format) `md`.
-        mutating func reorder(_ x: Value, to md: dnnl_memory_desc_t) throws -> Value {
+        /// `x` in another layout or number format, the same values: int8 into a float format divides its scale out.
+        mutating func convert(_ x: Value, to md: dnnl_memory_desc_t) throws -> Value {
+            let float = md.data_type == dnnl_f32 || md.data_type == dnnl_bf16
+            return try reorder(x, to: md, scaledBy: float ? 1 / x.scale : 1)
+        }
+
+        /// A reorder of `x` into a fresh buffer in layout (and number format) `md`, multiplied by `factor` on the
+        /// way (int8's quantization and dequantization).
+        mutating func reorder(_ x: Value, to md: dnnl_memory_desc_t, scaledBy factor: Float = 1) throws -> Value {
             var from = x.md, to = md
             var attr: dnnl_primitive_attr_t?
             try check(dnnl_primitive_attr_create(&attr), "reorder attributes")
             defer { dnnl_primitive_attr_destroy(attr) }
             try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "user scratchpad")
+            if factor != 1 { try check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, [factor]), "reorder scale") }
             var pd: dnnl_primitive_desc_t?
             let engine = backend.engine.handle
             try check(dnnl_reorder_primitive_desc_create(&pd, &from, engine, &to, engine, attr), "reorder")
@@ -252,7 +284,7 @@ extension OneDNNConvolution {
             var primitive: dnnl_primitive_t?
             try check(dnnl_primitive_create(&primitive, pd), "reorder primitive")
             let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee ?? dnnl_memory_desc_t()
-            let out = Value(buffer: allocate(md), md: md, t: x.t, h: x.h, w: x.w, c: x.c)
+            let out = Value(buffer: allocate(md), md: md, t: x.t, h: x.h, w: x.w, c: x.c, scale: x.scale * factor)
             steps.append(Step(primitive: Primitive(primitive!), arguments: [(VIDAR_DNNL_ARG_FROM, .buffer(x.buffer, x.md)),
                                                                           (VIDAR_DNNL_ARG_TO, .buffer(out.buffer, md))],
                               scratchpad: scratchpad))

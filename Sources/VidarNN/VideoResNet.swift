@@ -16,6 +16,8 @@ public struct VideoResNet: Sendable {
     /// (classes, features), PyTorch's Linear layout.
     let fcWeight: [Float]
     let fcBias: [Float]
+    /// int8's activation ranges, from the checkpoint's `vidar.calibration` metadata; nil when it has none.
+    public private(set) var calibration: Calibration?
 
     /// Builds the network from a state_dict, checking every tensor strictly and folding BatchNorm.
     public init(config: VideoResNetConfig, stateDict dict: StateDict, path: String) throws {
@@ -31,7 +33,8 @@ public struct VideoResNet: Sendable {
             let bn = s.batchNormKey
             return FoldedConv3d(geometry: s.geometry, torchWeight: floats(s.convKey + ".weight"),
                                 gamma: floats(bn + ".weight"), beta: floats(bn + ".bias"),
-                                runningMean: floats(bn + ".running_mean"), runningVar: floats(bn + ".running_var"))
+                                runningMean: floats(bn + ".running_mean"), runningVar: floats(bn + ".running_var"),
+                                name: s.convKey)
         }
         self.config = config
         stem = layout.stem.map(fold)
@@ -39,6 +42,24 @@ public struct VideoResNet: Sendable {
                                                      downsample: $0.downsample.map(fold)) } }
         fcWeight = floats("fc.weight")
         fcBias = floats("fc.bias")
+        if let json = dict.metadata[Calibration.metadataKey] {
+            calibration = try Calibration.decode(json, convolutions: convolutions.map(\.name), path: path)
+        }
+    }
+
+    /// Every convolution, in the order the network runs them.
+    var convolutions: [FoldedConv3d] {
+        stem + stages.flatMap { $0 }.flatMap { ($0.downsample.map { [$0] } ?? []) + $0.conv1 + $0.conv2 }
+    }
+
+    /// The checkpoint names of every convolution, in the order the network runs them.
+    public var convolutionNames: [String] { convolutions.map(\.name) }
+
+    /// This network with other int8 ranges (its layers, and their packed weights, are shared with this one).
+    public func calibrated(_ calibration: Calibration) throws -> VideoResNet {
+        var copy = self
+        copy.calibration = try Calibration.decode(calibration.json(), convolutions: convolutionNames, path: "calibration")
+        return copy
     }
 
     /// Loads a checkpoint file, recognising the architecture from it.
@@ -80,35 +101,38 @@ public struct VideoResNet: Sendable {
     /// through `InferenceSession`, which keeps the workspace for the stream's life.
     /// oneDNN runs the whole network as one plan in the precision asked for; the other backends go layer by
     /// layer, in fp32 only.
+    /// `observe`, when given, sees each convolution's output (after its epilogue) in a layer-by-layer fp32 run,
+    /// on any backend: how calibration records int8's ranges.
     public func logits(_ input: Tensor, backend: ConvolutionBackend, precision: Precision = .fp32,
-                       workspace: Workspace) throws -> Tensor {
+                       workspace: Workspace, observe: ((FoldedConv3d, Activation) -> Void)? = nil) throws -> Tensor {
         if let problem = inputShapeError(input.shape) { throw InferenceError(description: problem) }
-        if let onednn = backend as? OneDNNConvolution {
+        if let onednn = backend as? OneDNNConvolution, observe == nil {
             return classify(averagePool(try onednn.runNetwork(self, input, precision: precision, workspace: workspace)))
         }
+        if observe != nil && precision != .fp32 { throw InferenceError(description: "activations are observed at fp32 only") }
         if let reason = precision.unsupportedReason(on: backend) { throw InferenceError(description: "precision \(reason)") }
-        var x = Activation(ncthw: input)
-        x = try Self.chain(stem, x, residual: nil, backend: backend, workspace: workspace)
+        func convolve(_ conv: FoldedConv3d, _ x: Activation, residual: Activation?, relu: Bool) throws -> Activation {
+            let y = try backend.convolve(conv, x, residual: residual, relu: relu, workspace: workspace)
+            observe?(conv, y)
+            return y
+        }
+        /// Convolutions in sequence with ReLU after each; the residual, if any, is added before the last ReLU.
+        func chain(_ convs: [FoldedConv3d], _ x: Activation, residual: Activation?) throws -> Activation {
+            var y = x
+            for (i, conv) in convs.enumerated() {
+                y = try convolve(conv, y, residual: i == convs.count - 1 ? residual : nil, relu: true)
+            }
+            return y
+        }
+        var x = try chain(stem, Activation(ncthw: input), residual: nil)
         for stage in stages {
             for block in stage {
-                let shortcut = try block.downsample.map {
-                    try backend.convolve($0, x, residual: nil, relu: false, workspace: workspace)
-                } ?? x
-                let y = try Self.chain(block.conv1, x, residual: nil, backend: backend, workspace: workspace)
-                x = try Self.chain(block.conv2, y, residual: shortcut, backend: backend, workspace: workspace)
+                let shortcut = try block.downsample.map { try convolve($0, x, residual: nil, relu: false) } ?? x
+                let y = try chain(block.conv1, x, residual: nil)
+                x = try chain(block.conv2, y, residual: shortcut)
             }
         }
         return classify(averagePool(x))
-    }
-
-    /// Convolutions in sequence with ReLU after each; the residual, if any, is added before the last ReLU.
-    private static func chain(_ convs: [FoldedConv3d], _ x: Activation, residual: Activation?,
-                              backend: ConvolutionBackend, workspace: Workspace) throws -> Activation {
-        var y = x
-        for (i, conv) in convs.enumerated() {
-            y = try backend.convolve(conv, y, residual: i == convs.count - 1 ? residual : nil, relu: true, workspace: workspace)
-        }
-        return y
     }
 
     /// AdaptiveAvgPool3d((1, 1, 1)): (N, T, H, W, C) → (N, C), summed in Double.
@@ -142,8 +166,7 @@ public struct VideoResNet: Sendable {
     /// packed already): further layouts are packed from its own copies, and the other backends can no longer run
     /// this network. One copy of the weights in memory instead of two, also while packing.
     public func releaseFoldedWeightsOncePacked() {
-        let blocks = stages.flatMap { $0 }
-        for conv in stem + blocks.flatMap({ $0.conv1 + $0.conv2 + ($0.downsample.map { [$0] } ?? []) }) {
+        for conv in convolutions {
             conv.store.releaseWhenPacked.store(true, ordering: .relaxed)
         }
     }

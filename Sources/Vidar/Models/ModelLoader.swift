@@ -28,6 +28,14 @@ public enum ModelLoader {
     }
 }
 
+extension LoadedModel {
+    /// The same model with int8 activation ranges (the network's layers and packed weights are shared).
+    public func calibrated(_ calibration: Calibration) throws -> LoadedModel {
+        LoadedModel(path: path, network: try network.calibrated(calibration), checkpoint: checkpoint, labels: labels,
+                    preprocessing: preprocessing, notice: notice)
+    }
+}
+
 public struct CheckpointSummary: Sendable {
     public let format: String
     /// e.g. "F32" or "F16+F32".
