@@ -29,13 +29,20 @@ func runLabelBench(_ argv: [String]) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vidar").path
     guard FileManager.default.isExecutableFile(atPath: binary) else { fail("\(binary) not built: run `swift build -c release`") }
 
+    // int8 runs the checkpoint calibrated as a user would, on other footage (the fixtures' bikes), made here.
+    let calibrated = dir.appendingPathComponent("r3d_18-int8.safetensors").path
+    let (calibrationStatus, _) = spawnMeasured(binary, ["models", "calibrate", checkpoint, "\(fixtures)/videos/bikes.mp4",
+                                                        "--max-clips", "24", "-o", calibrated])
+    guard calibrationStatus == 0 else { fail("vidar models calibrate failed (\(calibrationStatus))") }
+
     // vidar at each precision this CPU runs: its own peak RSS from wait4's rusage.
     struct Run { let precision: String, wall: Double, rtf: Double, clips: Int, rss: Double }
     var runs: [Run] = []
-    for precision in ["fp32", "bf16"] where precision == "fp32" || Precision.bf16.unavailableReason == nil {
+    for precision in ["fp32", "bf16", "int8"] where precision != "bf16" || Precision.bf16.unavailableReason == nil {
         let out = dir.appendingPathComponent("timeline-\(precision).json").path
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let (status, rss) = spawnMeasured(binary, ["label", "--model", checkpoint, "--threads", "\(threads)", "--precision", precision,
+        let model = precision == "int8" ? calibrated : checkpoint
+        let (status, rss) = spawnMeasured(binary, ["label", "--model", model, "--threads", "\(threads)", "--precision", precision,
                                                    "--quiet", "-o", out, video])
         let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         guard status == 0, let data = FileManager.default.contents(atPath: out),

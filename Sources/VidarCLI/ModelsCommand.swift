@@ -9,7 +9,7 @@ enum ModelsCommand: Command {
         name: "models",
         usage: ["vidar models list", "vidar models fetch NAME|URL [--base-url URL] [--cache-dir DIR]",
                 "vidar models inspect CKPT|NAME [--labels FILE] [--json]",
-                "vidar models calibrate CKPT|NAME VIDEO… -o OUT.safetensors [--stride N] [--max-clips N] [--threads N]"],
+                "vidar models calibrate CKPT|NAME VIDEO… -o OUT.safetensors [--stride N] [--max-clips N] [--labels FILE]"],
         summary: """
             list: the bundled model and torchvision's Kinetics-400 checkpoints, with where each is. \
             fetch: downloads a registered checkpoint (or any URL whose file name ends in -<sha256 prefix>.ext) into the \
@@ -144,6 +144,7 @@ enum ModelsCommand: Command {
                 "sampling": ["fps": model.preprocessing.sampling.fps.map { $0 as Any } ?? NSNull(),
                              "clip_length": model.preprocessing.sampling.clipLength, "stride": model.preprocessing.sampling.stride],
                 "notice": model.notice ?? NSNull(),
+                "int8_calibration": model.network.calibration.map { ["method": $0.method, "clips": $0.clips] as [String: Any] } ?? NSNull(),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -161,6 +162,8 @@ enum ModelsCommand: Command {
                 class names:   \(classNames(model.labels))
                 preprocessing: \(model.preprocessing.transformSummary)
                 sampling:      \(model.preprocessing.samplingSummary)
+                int8:          \(model.network.calibration.map { "calibrated (\($0.method) over \($0.clips) clips)" }
+                                   ?? "not calibrated (`vidar models calibrate`)")
                 sha256:        \(sha)
                 """)
             if let notice = model.notice { print("notice:        \(notice)") }

@@ -282,3 +282,41 @@ struct BundledModelDataTests {
         #expect(r.stderr.contains("Ran 6 tests") && r.stderr.contains("OK"), "\(r.stderr)")
     }
 }
+
+/// int8 as a user reaches it: `vidar models calibrate` on their video writes a checkpoint that `--precision int8`
+/// runs (recorded in the provenance, with labels like fp32's); an uncalibrated one is refused in one line, 64.
+struct Int8CLITests {
+    @Test func calibrateThenLabelAtInt8() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clips = TestFixtures.repositoryRoot.appendingPathComponent("clips")
+        let calibrated = dir.appendingPathComponent("actions-int8.safetensors").path
+        let c = try CLI.run(["models", "calibrate", "vidar-actions", clips.appendingPathComponent("actions-102.mp4").path,
+                             "--max-clips", "12", "-o", calibrated])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stdout == calibrated + "\n" && c.stderr.contains("12 clips"), "\(c.stdout) \(c.stderr)")
+        let inspect = try CLI.run(["models", "inspect", "--json", calibrated])
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        #expect((info["class_names"] as? [String])?.contains("no_action") == true, "labels kept: \(inspect.stdout)")
+        #expect((info["int8_calibration"] as? [String: Any])?["clips"] as? Int == 12, "\(inspect.stdout)")
+
+        let video = clips.appendingPathComponent("actions-101.mp4").path
+        func label(_ args: [String]) throws -> [String: Any] {
+            let out = dir.appendingPathComponent("t.json").path
+            let r = try CLI.run(["label", "--quiet", "--model", calibrated, "-o", out] + args + [video])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try Label.timeline(out)
+        }
+        let (fp32, int8) = (try label([]), try label(["--precision", "int8"]))
+        #expect((int8["provenance"] as? [String: Any])?["precision"] as? String == "int8")
+        let labels = { (t: [String: Any]) in (t["segments"] as? [[String: Any]] ?? []).compactMap { $0["label"] as? String } }
+        #expect(!labels(fp32).isEmpty && labels(int8) == labels(fp32), "\(labels(int8)) vs \(labels(fp32))")
+
+        let refused = try CLI.run(["label", "--precision", "int8", video])
+        expectFailure(refused, .usage, mentioning: "vidar-actions.safetensors", "vidar models calibrate")
+        let wrongSuffix = try CLI.run(["models", "calibrate", "vidar-actions", video, "-o", dir.appendingPathComponent("x.pth").path])
+        expectFailure(wrongSuffix, .usage, mentioning: "x.pth", ".safetensors")
+        let missing = try CLI.run(["models", "calibrate", "vidar-actions", "/nonexistent.mp4", "-o", calibrated])
+        expectFailure(missing, .noInput, mentioning: "/nonexistent.mp4", "no such file")
+    }
+}
