@@ -6,7 +6,7 @@ import Foundation
 import Vidar
 
 func runPrecisionBench(_ argv: [String]) {
-    var fixtures = ".fixtures", models = ["r3d_18", "mc3_18", "r2plus1d_18", "vidar-actions"], stride = 1, demoStride = 4
+    var fixtures = ".fixtures", models = ["r3d_18", "mc3_18", "r2plus1d_18", "vidar-actions"], stride = 1, demoStride = 2
     var precisions: [Precision] = [.bf16, .int8]
     var i = 0
     while i < argv.count {
@@ -15,10 +15,10 @@ func runPrecisionBench(_ argv: [String]) {
         case "--fixtures": fixtures = value()
         case "--models": models = value().split(separator: ",").map(String.init)
         case "--stride": stride = Int(value()) ?? 2
-        case "--demo-stride": demoStride = Int(value()) ?? 4
+        case "--demo-stride": demoStride = Int(value()) ?? 2
         case "--precisions": precisions = value().split(separator: ",").compactMap { Precision(rawValue: String($0)) }
         case "--help", "-h":
-            print("usage: vidar-bench precision [--fixtures DIR] [--models r3d_18,mc3_18,r2plus1d_18,vidar-actions] [--precisions bf16,int8] [--stride S (real footage, 1)] [--demo-stride S (4)]")
+            print("usage: vidar-bench precision [--fixtures DIR] [--models r3d_18,mc3_18,r2plus1d_18,vidar-actions] [--precisions bf16,int8] [--stride S (real footage, 1)] [--demo-stride S (2)]")
             exit(0)
         default: fail("unknown option \(argv[i])")
         }
@@ -37,7 +37,7 @@ func runPrecisionBench(_ argv: [String]) {
     print("machine: \(cpu), oneDNN ISA \(Precision.cpuISA); clips every \(stride) sampled frames of real footage, \(demoStride) of demo videos, batch 4, 2 threads")
     print("int8 calibrated on other videos of the same kind (bikes for carphone; actions-102 and -103 for actions-101), a clip every 8 sampled frames")
     print("")
-    print("model          precision  videos          clips   top-1 agree   max |Δp|   mean clip max |Δp|")
+    print("model          precision  videos          clips   top-1 agree   max |Δp|   mean clip max |Δp|   flipped: widest fp32 top-2 gap")
     for name in models {
         let spec = name == "vidar-actions" ? name : "\(fixtures)/\(name).pth"
         guard let model = try? ModelLoader.load(spec) else { fail("cannot load \(spec): run `make fixtures`") }
@@ -49,8 +49,9 @@ func runPrecisionBench(_ argv: [String]) {
                     let a = try PrecisionAgreement.measure(model: run, videos: videos.measured, precision: precision, stride: every)
                     print(name.padding(toLength: 15, withPad: " ", startingAt: 0) + precision.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
                           + set.padding(toLength: 16, withPad: " ", startingAt: 0)
-                          + String(format: "%5d   %9.2f %%   %8.4f   %8.4f", a.clips, 100 * a.top1Agreement, a.maxProbabilityChange,
-                                   a.meanMaxProbabilityChange))
+                          + String(format: "%5d   %9.2f %%   %8.4f   %8.4f             %@", a.clips, 100 * a.top1Agreement,
+                                   a.maxProbabilityChange, a.meanMaxProbabilityChange,
+                                   a.top1Agreeing == a.clips ? "-" : String(format: "%.4f", a.widestFlippedMargin)))
                 } catch {
                     fail("\(name) \(precision.rawValue): \(error)")
                 }

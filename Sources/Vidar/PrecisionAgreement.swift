@@ -15,12 +15,15 @@ public struct PrecisionAgreement: Sendable, CustomStringConvertible {
     public var maxProbabilityChange: Float = 0
     /// The mean over clips of the largest change in that clip.
     public var meanMaxProbabilityChange: Double = 0
+    /// Over the clips whose top class changed: the widest gap between fp32's two most probable classes (a
+    /// near-tie that any rounding flips shows as a small number here).
+    public var widestFlippedMargin: Float = 0
 
     public var top1Agreement: Double { clips == 0 ? 0 : Double(top1Agreeing) / Double(clips) }
 
     public var description: String {
-        String(format: "%d clips, top-1 agreement %.2f %%, max |Δp| %.4f, mean per-clip max |Δp| %.4f",
-               clips, 100 * top1Agreement, maxProbabilityChange, meanMaxProbabilityChange)
+        String(format: "%d clips, top-1 agreement %.2f %%, max |Δp| %.4f, mean per-clip max |Δp| %.4f, widest fp32 top-2 gap of a flipped clip %.4f",
+               clips, 100 * top1Agreement, maxProbabilityChange, meanMaxProbabilityChange, widestFlippedMargin)
     }
 
     /// Labels each video at fp32 and at `precision` (clips every `stride` sampled frames) and compares them.
@@ -37,7 +40,12 @@ public struct PrecisionAgreement: Sendable, CustomStringConvertible {
             }
             for (p, q) in zip(reference, reduced) {
                 result.clips += 1
-                if argmax(p) == argmax(q) { result.top1Agreeing += 1 }
+                if argmax(p) == argmax(q) {
+                    result.top1Agreeing += 1
+                } else {
+                    let top = p.sorted(by: >)
+                    result.widestFlippedMargin = max(result.widestFlippedMargin, top[0] - (top.count > 1 ? top[1] : 0))
+                }
                 let change = zip(p, q).map { abs($0 - $1) }.max() ?? 0
                 result.maxProbabilityChange = max(result.maxProbabilityChange, change)
                 changeSum += Double(change)
