@@ -273,7 +273,7 @@ func runEngineBench(_ argv: [String]) {
           + "vidar-fp32 ÷ openvino-f32 \(ratio("vidar-fp32", "openvino-f32")) (≤ 0.9); "
           + "vidar-int8 ÷ vidar-bf16 \(ratio("vidar-int8", "vidar-bf16")) (≤ 0.6)")
     if options.batches.contains(1), let b = options.batches.first(where: { $0 > 1 }) {
-        for name in baselines {
+        for name in baselines + ["vidar-int8"] where seconds[name] != nil {
             print("\(name): batch \(b) gives \(ratio(name, name, batch: 1) == "n/a" ? "n/a" : String(format: "%.2f", perClip(name, 1)!.median / perClip(name, b)!.median))× the clips/s of batch 1 (≥ 1.1)")
         }
     }
