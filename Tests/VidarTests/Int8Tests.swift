@@ -40,16 +40,7 @@ import VidarStream
         recorder.ranClips(1)
         let session = InferenceSession(network: try net.calibrated(recorder.calibration), backend: backend, threads: 1, precision: .int8)
         let got = try session.logits(try Self.tensor("\(model)_2x16x112x112_input.npy"))
-        let want = try Self.tensor("\(model)_2x16x112x112_logits.npy")
-        let scale = want.data.map(abs).max()!
-        let worst = zip(got.data, want.data).map { abs($0 - $1) }.max()!
-        #expect(worst <= 0.03 * scale, "max |Δ| \(worst) vs max |logit| \(scale)")
-        let classes = want.shape[1]
-        for b in 0..<want.shape[0] {
-            let row = { (t: Tensor) in Array(t.data[(b * classes)..<((b + 1) * classes)]) }
-            let (g, w) = (row(got), row(want))
-            #expect(g.indices.max { g[$0] < g[$1] } == w.indices.max { w[$0] < w[$1] }, "top-1 of clip \(b)")
-        }
+        PrecisionTests.expectClose(got, to: try Self.tensor("\(model)_2x16x112x112_logits.npy"), within: 0.03)
     }
 
     /// The bundled model calibrated on two demo videos and measured on the third (measured: 74 clips, 100 %,
@@ -62,16 +53,7 @@ import VidarStream
                                         on: ["actions-102.mp4", "actions-103.mp4"].map { clips.appendingPathComponent($0).path })
         let a = try PrecisionAgreement.measure(model: model, videos: [video], precision: .int8)
         #expect(a.clips >= 20 && a.top1Agreement >= 0.99 && a.maxProbabilityChange <= 0.05, "\(a)")
-        func segments(_ p: Precision) throws -> [Segment] {
-            var options = LabelOptions(sampling: model.preprocessing.sampling, aggregator: AggregatorOptions())
-            options.precision = p
-            let timeline = try Labeller(model: model, options: options).label(video)
-            #expect(timeline.provenance.precision == p.rawValue)
-            return timeline.segments
-        }
-        let (fp32, int8) = (try segments(.fp32), try segments(.int8))
-        #expect(fp32.map(\.label) == int8.map(\.label))
-        for (s, t) in zip(fp32, int8) { #expect(abs(s.start - t.start) < 0.6 && abs(s.end - t.end) < 0.6, "\(s) vs \(t)") }
+        try PrecisionTests.expectSameSegments(model, video, at: .int8)
     }
 
     @Test func int8WithoutACalibrationIsRefused() throws {

@@ -53,16 +53,25 @@ import VidarStream
             #expect(a.clips >= 20 && a.top1Agreement >= 0.99 && a.maxProbabilityChange <= 0.05, "\(a)")
         }
         guard Precision.bf16.unavailableReason == nil else { return }  // the refusal was asserted just above
+        try Self.expectSameSegments(model, video, at: .bf16)
+    }
+
+    /// `video` labelled at fp32 and at `precision`: the same segment labels, each boundary within 0.6 s, and the
+    /// precision in the provenance.
+    static func expectSameSegments(_ model: LoadedModel, _ video: String, at precision: Precision,
+                                   sourceLocation: SourceLocation = #_sourceLocation) throws {
         func segments(_ p: Precision) throws -> [Segment] {
             var options = LabelOptions(sampling: model.preprocessing.sampling, aggregator: AggregatorOptions())
             options.precision = p
             let timeline = try Labeller(model: model, options: options).label(video)
-            #expect(timeline.provenance.precision == p.rawValue)
+            #expect(timeline.provenance.precision == p.rawValue, sourceLocation: sourceLocation)
             return timeline.segments
         }
-        let (fp32, bf16) = (try segments(.fp32), try segments(.bf16))
-        #expect(fp32.map(\.label) == bf16.map(\.label))
-        for (s, t) in zip(fp32, bf16) { #expect(abs(s.start - t.start) < 0.6 && abs(s.end - t.end) < 0.6, "\(s) vs \(t)") }
+        let (fp32, reduced) = (try segments(.fp32), try segments(precision))
+        #expect(fp32.map(\.label) == reduced.map(\.label), sourceLocation: sourceLocation)
+        for (s, t) in zip(fp32, reduced) {
+            #expect(abs(s.start - t.start) < 0.6 && abs(s.end - t.end) < 0.6, "\(s) vs \(t)", sourceLocation: sourceLocation)
+        }
     }
 
     /// The three torchvision architectures at bf16 against torchvision's fp32 logits: within 2 % of the largest
@@ -76,14 +85,19 @@ import VidarStream
         var result: Tensor?
         try Self.bf16 { result = try session.logits(x) }
         guard let got = result else { return }  // refused, as asserted
+        Self.expectClose(got, to: want, within: 0.02)
+    }
+
+    /// Every logit within `share` of torchvision's largest |logit|, and each clip's top class the same.
+    static func expectClose(_ got: Tensor, to want: Tensor, within share: Float, sourceLocation: SourceLocation = #_sourceLocation) {
         let scale = want.data.map(abs).max()!
         let worst = zip(got.data, want.data).map { abs($0 - $1) }.max()!
-        #expect(worst <= 0.02 * scale, "max |Δ| \(worst) vs max |logit| \(scale)")
+        #expect(worst <= share * scale, "max |Δ| \(worst) vs max |logit| \(scale)", sourceLocation: sourceLocation)
         let classes = want.shape[1]
         for b in 0..<want.shape[0] {
             let row = { (t: Tensor) in Array(t.data[(b * classes)..<((b + 1) * classes)]) }
             let (g, w) = (row(got), row(want))
-            #expect(g.indices.max { g[$0] < g[$1] } == w.indices.max { w[$0] < w[$1] }, "top-1 of clip \(b)")
+            #expect(g.indices.max { g[$0] < g[$1] } == w.indices.max { w[$0] < w[$1] }, "top-1 of clip \(b)", sourceLocation: sourceLocation)
         }
     }
 
