@@ -23,24 +23,30 @@ public struct Calibration: Codable, Hashable, Sendable {
 
     /// Reads and checks the metadata value against the network's convolutions; the error names what is wrong.
     public static func decode(_ json: String, convolutions: [String], path: String) throws -> Calibration {
-        func bad(_ reason: String) -> CheckpointError {
-            CheckpointError(.badFormat, path, "metadata '\(metadataKey)': \(reason) (rerun `vidar models calibrate`)")
-        }
-        guard json.utf8.count <= 1 << 20 else { throw bad("larger than 1 MiB") }
+        guard json.utf8.count <= 1 << 20 else { throw invalid("larger than 1 MiB", path) }
         let c: Calibration
         do { c = try JSONDecoder().decode(Calibration.self, from: Data(json.utf8)) } catch {
-            throw bad("not a calibration object (version, method, clips, ranges)")
+            throw invalid("not a calibration object (version, method, clips, ranges)", path)
         }
-        guard c.version == currentVersion else { throw bad("version \(c.version), this vidar reads \(currentVersion)") }
-        guard c.clips >= 1 else { throw bad("no clips") }
-        if let missing = convolutions.first(where: { c.ranges[$0] == nil }) { throw bad("no range for '\(missing)'") }
-        if let unknown = c.ranges.keys.sorted().first(where: { !convolutions.contains($0) }) {
-            throw bad("a range for '\(unknown)', which this network does not have")
-        }
-        if let (name, _) = c.ranges.first(where: { !($0.value.isFinite && $0.value >= 0) }) {
-            throw bad("range of '\(name)' is not a finite number ≥ 0")
-        }
+        try c.check(convolutions: convolutions, path: path)
         return c
+    }
+
+    /// Throws when this calibration does not fit a network of these convolutions.
+    func check(convolutions: [String], path: String) throws {
+        guard version == Self.currentVersion else { throw Self.invalid("version \(version), this vidar reads \(Self.currentVersion)", path) }
+        guard clips >= 1 else { throw Self.invalid("no clips", path) }
+        if let missing = convolutions.first(where: { ranges[$0] == nil }) { throw Self.invalid("no range for '\(missing)'", path) }
+        if let unknown = ranges.keys.sorted().first(where: { !convolutions.contains($0) }) {
+            throw Self.invalid("a range for '\(unknown)', which this network does not have", path)
+        }
+        if let (name, _) = ranges.first(where: { !($0.value.isFinite && $0.value >= 0) }) {
+            throw Self.invalid("range of '\(name)' is not a finite number ≥ 0", path)
+        }
+    }
+
+    private static func invalid(_ reason: String, _ path: String) -> CheckpointError {
+        CheckpointError(.badFormat, path, "metadata '\(metadataKey)': \(reason) (rerun `vidar models calibrate`)")
     }
 
     public func json() -> String {
@@ -72,5 +78,7 @@ public final class CalibrationRecorder: Sendable {
     /// Counts clips run (the recorder cannot tell a batch's clips from layers).
     public func ranClips(_ n: Int) { clipCount.add(n, ordering: .relaxed) }
 
-    public var calibration: Calibration { Calibration(clips: clipCount.load(ordering: .relaxed), ranges: ranges.withLock { $0 }) }
+    public var clips: Int { clipCount.load(ordering: .relaxed) }
+
+    public var calibration: Calibration { Calibration(clips: clips, ranges: ranges.withLock { $0 }) }
 }

@@ -96,12 +96,17 @@ public struct FoldedConv3d: Sendable {
         store = WeightStore(weights)
         self.bias = bias
         self.name = name
-        var absMax = [Float](repeating: 0, count: geometry.outChannels)
-        // Folded order puts the output channel innermost (see Conv3dGeometry.weightIndex).
-        weights.withUnsafeBufferPointer { w in
-            for (i, v) in w.enumerated() { let o = i % geometry.outChannels; absMax[o] = max(absMax[o], abs(v)) }
+        // Folded order puts the output channel innermost (see Conv3dGeometry.weightIndex): rows of `outChannels`.
+        let oc = geometry.outChannels
+        weightAbsMax = [Float](unsafeUninitializedCapacity: oc) { absMax, initialized in
+            absMax.initialize(repeating: 0)
+            weights.withUnsafeBufferPointer { w in
+                for row in stride(from: 0, to: w.count, by: max(oc, 1)) {
+                    for o in 0..<oc { absMax[o] = max(absMax[o], abs(w[row + o])) }
+                }
+            }
+            initialized = oc
         }
-        weightAbsMax = absMax
     }
 
     /// (kh, kw, in) rows × (kt, out) columns: one input plane's vol2col rows times every temporal tap at once,

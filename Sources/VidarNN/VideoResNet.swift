@@ -43,7 +43,7 @@ public struct VideoResNet: Sendable {
         fcWeight = floats("fc.weight")
         fcBias = floats("fc.bias")
         if let json = dict.metadata[Calibration.metadataKey] {
-            calibration = try Calibration.decode(json, convolutions: convolutions.map(\.name), path: path)
+            calibration = try Calibration.decode(json, convolutions: convolutionNames, path: path)
         }
     }
 
@@ -57,8 +57,9 @@ public struct VideoResNet: Sendable {
 
     /// This network with other int8 ranges (its layers, and their packed weights, are shared with this one).
     public func calibrated(_ calibration: Calibration) throws -> VideoResNet {
+        try calibration.check(convolutions: convolutionNames, path: "calibration")
         var copy = self
-        copy.calibration = try Calibration.decode(calibration.json(), convolutions: convolutionNames, path: "calibration")
+        copy.calibration = calibration
         return copy
     }
 

@@ -16,21 +16,21 @@ public enum ModelCalibration {
         var sampling = model.preprocessing.sampling
         if let stride { sampling.stride = stride }
         for video in videos {
-            let remaining = maxClips.map { $0 - recorder.calibration.clips } ?? .max
+            let remaining = maxClips.map { $0 - recorder.clips } ?? .max
             guard remaining > 0 else { break }
             var options = ClipStreamOptions(sampling: sampling, aggregator: AggregatorOptions(smoothing: .none))
             options.batch = 1
             let session = InferenceSession(network: model.network, backend: backend, threads: threads)
             session.activationObserver = { recorder.observe($0, $1) }
-            let before = recorder.calibration.clips
+            let before = recorder.clips
             let stream = try ClipStream(input: .file(video), model: model, options: options) { output in
                 if case .clip = output { recorder.ranClips(1) }
             }
             // Stops after the batch that reaches the clip budget.
             _ = try stream.run(session: session) { stream in
-                if recorder.calibration.clips - before >= remaining { stream.stop() }
+                if recorder.clips - before >= remaining { stream.stop() }
             }
-            progress(video, recorder.calibration.clips - before)
+            progress(video, recorder.clips - before)
         }
         let calibration = recorder.calibration
         guard calibration.clips > 0 else {
