@@ -318,5 +318,8 @@ struct Int8CLITests {
         expectFailure(wrongSuffix, .usage, mentioning: "x.pth", ".safetensors")
         let missing = try CLI.run(["models", "calibrate", "vidar-actions", "/nonexistent.mp4", "-o", calibrated])
         expectFailure(missing, .noInput, mentioning: "/nonexistent.mp4", "no such file")
+        let notVideo = try Label.video("not_media.mp4")
+        expectFailure(try CLI.run(["models", "calibrate", "vidar-actions", notVideo, "-o", calibrated]), .dataError,
+                      mentioning: "not_media.mp4", "not a media file")
     }
 }
