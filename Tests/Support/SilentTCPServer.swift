@@ -36,6 +36,9 @@ public final class SilentTCPServer: Sendable {
         }
     }
 
+    /// Connections accepted so far (a client that reached this server).
+    public var connections: Int { state.withLock { $0.clients.count } }
+
     public func stop() {
         let wasRunning = state.withLock { s in
             defer { s.running = false; s.clients.forEach { close($0) }; s.clients = [] }

@@ -150,6 +150,29 @@ enum Watch {
         #expect(Date().timeIntervalSince(t0) < 5, "the blocking read is interrupted, not waited out")
     }
 
+    /// GNU OpenMP's idle threads spin unless told otherwise, starving decode threads on the same cores; vidar
+    /// restarts itself with OMP_WAIT_POLICY=PASSIVE (read once, at load), and leaves a user's own setting alone.
+    @Test(arguments: [nil, "active"]) func runsTheNetworkWithPassiveOpenMPThreads(userPolicy: String?) throws {
+        try #require(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] == nil && ProcessInfo.processInfo.environment["GOMP_SPINCOUNT"] == nil,
+                     "run the tests without OMP_WAIT_POLICY and GOMP_SPINCOUNT set: this test checks what vidar sets by itself")
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try SilentTCPServer()
+        defer { server.stop() }
+        let watch = try ChildProcess(CLI.binary, try Watch.args(dir.appendingPathComponent("events.jsonl").path, timeout: 60,
+                                                                ["--input-format", "mpegts", "tcp://127.0.0.1:\(server.port)"]),
+                                     environment: userPolicy.map { ["OMP_WAIT_POLICY": $0] })
+        // Connected to its camera: past the restart, with the model loaded.
+        let deadline = Date().addingTimeInterval(30)
+        while server.connections == 0 && watch.poll() == nil && Date() < deadline { usleep(50_000) }
+        try #require(server.connections > 0, "vidar watch never connected to its source")
+        let environ = try #require(FileManager.default.contents(atPath: "/proc/\(watch.pid)/environ"), "the pid spawned is still vidar's")
+        let variables = String(decoding: environ, as: UTF8.self).split(separator: "\0").map(String.init)
+        #expect(variables.filter { $0.hasPrefix("OMP_WAIT_POLICY=") } == ["OMP_WAIT_POLICY=\(userPolicy ?? "PASSIVE")"], "\(variables.filter { $0.contains("OMP") })")
+        watch.signal(SIGINT)
+        #expect(watch.wait(timeout: 10) == 0)
+    }
+
     @Test func givesUpAfterMaxRetries() throws {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
