@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The bundled model's data never overlaps its evaluation: seed ranges, footage and patterns are disjoint, and
-every seed train.py, make_clips.sh and evaluate_actions.py actually use lies in its own range.
+every seed train.py, make_clips.sh and evaluate_actions.py actually use lies in its own range. And a seed decides
+its clip: every no-actor source renders the same frames twice, so `make model` and `make eval` can be reproduced.
 
     /usr/bin/python3 tools/actions/test_seeds.py      (run by the Swift test BundledModelDataTests)
 """
@@ -14,6 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Benchmarks", "eval"))
 import evaluate_actions  # noqa: E402
+import numpy as np  # noqa: E402
+import backgrounds  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
 
@@ -47,6 +50,23 @@ class SeedTests(unittest.TestCase):
     def test_footage_and_patterns_are_held_out(self):
         self.assertFalse(set(seeds.TRAIN_FOOTAGE) & set(seeds.EVAL_FOOTAGE))
         self.assertFalse(set(seeds.TRAIN_PATTERNS) & set(seeds.EVAL_PATTERNS))
+
+
+class RenderTests(unittest.TestCase):
+    def test_every_pattern_renders_the_same_twice(self):
+        # ffmpeg's life, gradients, cellauto and sierpinski fill themselves from the clock unless seeded.
+        for names in (seeds.TRAIN_PATTERNS, seeds.EVAL_PATTERNS):
+            for name in names:
+                seed = next(k for k in itertools.count() if str(np.random.default_rng(k).choice(names)) == name)
+                a, b = (np.stack(backgrounds.pattern(np.random.default_rng(seed), 0.5, 15, names)) for _ in range(2))
+                self.assertTrue(np.array_equal(a, b), f"ffmpeg pattern {name} (seed {seed}) rendered differently twice")
+
+    def test_every_kind_of_background_renders_the_same_twice(self):
+        for kind in ("scene", "texture", "footage"):
+            for purpose in ("train", "eval"):
+                seed = seeds.seed(purpose, 7)
+                a, b = (np.stack(backgrounds.frames(kind, seed, 0.5)) for _ in range(2))
+                self.assertTrue(np.array_equal(a, b), f"{kind} ({purpose} seed {seed}) rendered differently twice")
 
 
 if __name__ == "__main__":
