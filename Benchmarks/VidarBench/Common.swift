@@ -25,6 +25,16 @@ struct Measurement: Encodable {
     }
 }
 
+/// The peers' venv interpreter and `model`'s ONNX export (Benchmarks/peers/setup.sh makes both); fails naming the
+/// command when either is missing.
+func peerPaths(_ peers: String, fixtures: String, model: String) -> (python: String, onnx: String) {
+    let python = "\(peers)/venv/bin/python", onnx = "\(peers)/\(model).onnx"
+    guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: onnx) else {
+        fail("\(python) or \(onnx) is missing: run `bash Benchmarks/peers/setup.sh \(fixtures) \(model)` (or pass --no-peers)")
+    }
+    return (python, onnx)
+}
+
 func shell(_ command: String) -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -177,10 +177,7 @@ func runEngineBench(_ argv: [String]) {
                                 "--checkpoint", checkpoint, "--input", inputPath, "--threads", "\(options.threads)", "--warmup", "\(options.warmup)"])
         versions["torch"] = torch.ready["torch"] as? String
         peers.append(torch)
-        let python = "\(options.peers)/venv/bin/python", onnx = "\(options.peers)/\(options.model).onnx"
-        guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: onnx) else {
-            fail("\(python) or \(onnx) is missing: run `bash Benchmarks/peers/setup.sh \(options.fixtures) \(options.model)`")
-        }
+        let (python, onnx) = peerPaths(options.peers, fixtures: options.fixtures, model: options.model)
         let ov = PeerProcess(name: "openvino/onnxruntime", python, ["\(dir)/openvino_onnxruntime.py", "--onnx", onnx, "--input", inputPath,
                              "--reference", referencePath, "--threads", "\(options.threads)", "--warmup", "\(options.warmup)"])
         versions["openvino"] = ov.ready["openvino"] as? String

@@ -33,8 +33,8 @@ func runPrecisionBench(_ argv: [String]) {
     for path in real.measured + real.calibration + demo.measured + demo.calibration where !FileManager.default.fileExists(atPath: path) {
         fail("\(path) is missing: run `make fixtures`")
     }
-    let comparesPeers = peers != nil && precisions.contains(.bf16) && models.contains("r3d_18")
-    if let peers, comparesPeers { _ = peerPaths(peers, fixtures: fixtures) }
+    // Checked before any clip runs: the peers' part comes last.
+    let peerTools = peers.flatMap { precisions.contains(.bf16) && models.contains("r3d_18") ? peerPaths($0, fixtures: fixtures, model: "r3d_18") : nil }
     Backends.setThreads(2)
     let (cpu, commit) = machineDescription()
     print("vidar-bench precision  commit \(commit)")
@@ -62,25 +62,16 @@ func runPrecisionBench(_ argv: [String]) {
             }
         }
     }
-    if let peers, comparesPeers {
-        printPeerAgreement(peers: peers, fixtures: fixtures, sets: [("real footage", real.measured[0], stride), ("demo generator", demo.measured[0], demoStride)])
+    if let peerTools {
+        printPeerAgreement(peerTools, fixtures: fixtures, sets: [("real footage", real.measured[0], stride), ("demo generator", demo.measured[0], demoStride)])
     }
-}
-
-/// The peers' venv interpreter and r3d_18's ONNX export; fails at once (before any clip is run) when missing.
-func peerPaths(_ peers: String, fixtures: String) -> (python: String, onnx: String) {
-    let python = "\(peers)/venv/bin/python", onnx = "\(peers)/r3d_18.onnx"
-    guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: onnx) else {
-        fail("\(python) or \(onnx) is missing: run `bash Benchmarks/peers/setup.sh \(fixtures) r3d_18` (or pass --no-peers)")
-    }
-    return (python, onnx)
 }
 
 /// PyTorch's and OpenVINO's bf16 on r3d_18 over the same videos, each against its own fp32: what bf16 keeps of
 /// fp32's top-1 elsewhere, and how many clips fp32 itself nearly ties (top-2 logits closer than one bf16 rounding).
-func printPeerAgreement(peers: String, fixtures: String, sets: [(String, String, Int)]) {
+func printPeerAgreement(_ tools: (python: String, onnx: String), fixtures: String, sets: [(String, String, Int)]) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("peers/precision_peers.py").path
-    let (python, onnx) = peerPaths(peers, fixtures: fixtures)
+    let (python, onnx) = tools
     print("")
     print("bf16 in other engines, r3d_18 on the same videos and strides, each engine against its own fp32 (clips cut by ffmpeg's fps and scale filters)")
     print("videos          clips   PyTorch bf16   OpenVINO bf16   max |Δlogit| PyTorch / OpenVINO   fp32 top-2 gap < 1 / 4 bf16 roundings")
