@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The bundled model's data never overlaps its evaluation: seed ranges, footage and patterns are disjoint, and
 every seed train.py, make_clips.sh and evaluate_actions.py actually use lies in its own range. And a seed decides
-its clip: every no-actor source renders the same frames twice, so `make model` and `make eval` can be reproduced.
+its clip: every no-actor source renders the same frames twice, and training the same clips twice gives the same
+weights, so `make model` and `make eval` can be reproduced.
 
     /usr/bin/python3 tools/actions/test_seeds.py      (run by the Swift test BundledModelDataTests)
 """
@@ -16,6 +17,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Benchmarks", "eval"))
 import evaluate_actions  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import backgrounds  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
@@ -67,6 +69,30 @@ class RenderTests(unittest.TestCase):
                 seed = seeds.seed(purpose, 7)
                 a, b = (np.stack(backgrounds.frames(kind, seed, 0.5)) for _ in range(2))
                 self.assertTrue(np.array_equal(a, b), f"{kind} ({purpose} seed {seed}) rendered differently twice")
+
+
+class TrainingTests(unittest.TestCase):
+    def test_training_twice_gives_the_same_weights(self):
+        # train.py's own steps (start from version 1, AdamW, one-cycle, mirror) on 32 seeded random clips, twice.
+        torch.set_num_threads(2)
+        digests = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            data = torch.Generator().manual_seed(5)
+            x = torch.randn(32, 3, 16, 56, 56, generator=data)
+            y = torch.randint(0, len(train.actiongen.LABELS), (32,), generator=data)
+            model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+            train.start_from(model, train.INIT)
+            opt, sched = train.optimizer(model, 4)
+            g = torch.Generator().manual_seed(1)
+            for _ in range(2):
+                train.train_epoch(model, opt, sched, x, y, g)
+            state = model.state_dict()
+            digests.append([state[k].float().numpy().tobytes() for k in sorted(state)])
+        self.assertTrue(digests[0] == digests[1], "two trainings on the same clips gave different weights")
+        initial = train.load_safetensors(train.INIT)
+        self.assertFalse(np.array_equal(initial["layer1.0.conv1.0.weight"].numpy(), state["layer1.0.conv1.0.weight"].numpy()),
+                         "the training steps did not change the weights")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import transcode  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "Sources/Vidar/Resources/vidar-actions.safetensors"
 VERSION = "2"
-TRAIN_PER_CLASS, VAL_PER_CLASS, EPOCHS, BATCH = 260, 40, 10, 16
+TRAIN_PER_CLASS, VAL_PER_CLASS, EPOCHS, BATCH = 260, 40, 12, 16
 # Training starts from version 1 of this model (7 actions, easy clips; tools/actions/init, made by this script's
 # version 1 at commit ea76940 in 19 minutes). From random weights the network stays at chance on this harder data
 # for 4+ epochs (measured: loss ln 8 after 4 epochs, also with a warm-up on the easy clips alone); from version 1
@@ -139,6 +139,15 @@ def load_safetensors(path):
     return out
 
 
+def weights_digest(path):
+    """sha256 of the tensors (names, shapes, bytes; not the metadata, which records times): equal digests are
+    the same model, so a retraining can be checked against the shipped file."""
+    h = hashlib.sha256()
+    for name, t in sorted(load_safetensors(path).items()):
+        h.update(f"{name}:{list(t.shape)}:".encode() + t.numpy().tobytes())
+    return h.hexdigest()
+
+
 def start_from(model, path):
     """Loads version 1's weights; its classifier has one row per action, the background row starts at zero."""
     state = model.state_dict()
@@ -168,6 +177,36 @@ def save_safetensors(model, path, metadata):
     os.replace(path + ".tmp", path)
 
 
+def optimizer(model, steps):
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+
+
+def train_epoch(model, opt, sched, xtr, ytr, g):
+    """One pass over the training clips in an order drawn from `g`; → (summed loss, correct, clips)."""
+    model.train()
+    order = torch.randperm(len(ytr), generator=g)
+    total, correct, loss_sum = 0, 0, 0.0
+    for i in range(0, len(order), BATCH):
+        idx = order[i:i + BATCH]
+        x, y = xtr[idx], ytr[idx]
+        if torch.rand(1, generator=g).item() < 0.5:   # mirror: walking directions swap with it
+            x = x.flip(-1)
+            y = y.clone()
+            wl, wr = actiongen.ACTIONS.index("walking_left"), actiongen.ACTIONS.index("walking_right")
+            y[ytr[idx] == wl], y[ytr[idx] == wr] = wr, wl
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_sum += loss.item() * len(y)
+        correct += (out.argmax(1) == y).sum().item()
+        total += len(y)
+    return loss_sum, correct, total
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -178,31 +217,11 @@ def main():
     print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE})", flush=True)
     model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
     start_from(model, INIT)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=EPOCHS * math.ceil(len(ytr) / BATCH))
+    opt, sched = optimizer(model, EPOCHS * math.ceil(len(ytr) / BATCH))
     g = torch.Generator().manual_seed(1)
     history = []
     for epoch in range(EPOCHS):
-        model.train()
-        order = torch.randperm(len(ytr), generator=g)
-        total, correct, loss_sum = 0, 0, 0.0
-        for i in range(0, len(order), BATCH):
-            idx = order[i:i + BATCH]
-            x, y = xtr[idx], ytr[idx]
-            if torch.rand(1, generator=g).item() < 0.5:   # mirror: walking directions swap with it
-                x = x.flip(-1)
-                y = y.clone()
-                wl, wr = actiongen.ACTIONS.index("walking_left"), actiongen.ACTIONS.index("walking_right")
-                y[ytr[idx] == wl], y[ytr[idx] == wr] = wr, wl
-            out = model(x)
-            loss = nn.functional.cross_entropy(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            total += len(y)
+        loss_sum, correct, total = train_epoch(model, opt, sched, xtr, ytr, g)
         model.eval()
         with torch.no_grad():
             predicted = torch.cat([model(xva[i:i + 64]).argmax(1) for i in range(0, len(yva), 64)])
@@ -227,10 +246,14 @@ def main():
                                                "round_trip": {"sizes": [s for s, _ in transcode.SIZES], "fps": [24, 60],
                                                               "codecs": ["h264", "vp9", "mjpeg"]}}}),
     }
+    previous = weights_digest(OUT) if os.path.exists(OUT) else None
     save_safetensors(model, OUT, metadata)
+    digest = weights_digest(OUT)
+    print(f"weights sha256 {digest}: " + ("no earlier file" if previous is None else
+          "identical to the file it replaced" if previous == digest else f"the file it replaced had {previous}"), flush=True)
     report = {"val_accuracy": history[-1]["val_accuracy"], "val_accuracy_per_class": per_class, "render_seconds": render,
               "seconds": time.time() - t0, "history": history,
-              "parameters": sum(p.numel() for p in model.parameters())}
+              "parameters": sum(p.numel() for p in model.parameters()), "weights_sha256": digest}
     json.dump(report, open(OUT.rsplit(".", 1)[0] + ".report.json", "w"), indent=1)
     print(json.dumps(report), flush=True)
 
