@@ -66,3 +66,35 @@ struct BundledModelFidelityTests {
         }
     }
 }
+
+/// A batch runs as one clip per thread (InferenceSession.clipParallelLogits): each clip's logits must be those it gets
+/// alone (measured here: identical to the bit), at every precision this CPU runs (int8 calibrated on the clips
+/// themselves), and at fp32 torchvision's.
+struct BatchedInferenceTests {
+    @Test(arguments: Precision.allCases)
+    func aBatchOnTwoThreadsGivesEachClipItsOwnLogits(precision: Precision) throws {
+        guard precision.unavailableReason == nil else { return }
+        var net = try VideoResNet(contentsOf: try Fixtures.path("r3d_18.pth"))
+        let batch = try Fixtures.npy("r3d_18_2x8x112x112_input.npy")
+        let clipSize = batch.data.count / 2
+        let clips = (0..<2).map { Tensor(shape: [1] + batch.shape.dropFirst(), data: Array(batch.data[($0 * clipSize)..<(($0 + 1) * clipSize)])) }
+        if precision == .int8 {
+            let recorder = CalibrationRecorder()
+            let observing = InferenceSession(network: net, backend: try Backends.named("onednn"), threads: 2)
+            observing.activationObserver = recorder.observe
+            for clip in clips { _ = try observing.logits(clip); recorder.ranClips(1) }
+            net = try net.calibrated(recorder.calibration)
+        }
+        let session = InferenceSession(network: net, backend: try Backends.named("onednn"), threads: 2, precision: precision)
+        let together = try session.logits(batch)
+        let alone = try clips.map { try session.logits($0) }
+        let classes = together.shape[1]
+        for (b, one) in alone.enumerated() {
+            let row = Array(together.data[(b * classes)..<((b + 1) * classes)])
+            let worst = zip(row, one.data).map { abs($0 - $1) }.max()!
+            let scale = one.data.map(abs).max()!
+            #expect(worst <= 1e-5 * scale, "\(precision) clip \(b): max |Δ| \(worst) of max |logit| \(scale)")
+        }
+        if precision == .fp32 { expectMatches(together, try Fixtures.npy("r3d_18_2x8x112x112_logits.npy")) }
+    }
+}
