@@ -70,7 +70,7 @@ enum InferCommand: Command {
     static func printTop(_ logits: Tensor, k: Int, labels: [String]?) {
         let classes = logits.shape[1]
         for b in 0..<logits.shape[0] {
-            let row = Array(logits.data[(b * classes)..<((b + 1) * classes)])
+            let row = logits.batchItem(b).data
             let probabilities = softmax(row)
             let best = (0..<classes).sorted { row[$0] > row[$1] }.prefix(k)
             let text = best.map { i in

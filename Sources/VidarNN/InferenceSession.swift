@@ -47,7 +47,6 @@ public final class InferenceSession {
     /// side by side give 1.05–1.2× (vidar-bench engine, interleaved runs).
     private func clipParallelLogits(_ input: Tensor) throws -> Tensor {
         let n = input.shape[0], workers = min(threads, n)
-        let clipShape = [1] + input.shape.dropFirst(), clipSize = input.data.count / n
         while workerWorkspaces.count < workers { workerWorkspaces.append(Workspace()) }
         let results = Mutex<[Result<Tensor, Error>?]>(Array(repeating: nil, count: n))
         let (network, backend, precision) = (network, backend, precision)
@@ -56,8 +55,7 @@ public final class InferenceSession {
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             OpenMP.setThreads(1)
             for i in stride(from: w, to: n, by: workers) {
-                let clip = Tensor(shape: clipShape, data: Array(input.data[(i * clipSize)..<((i + 1) * clipSize)]))
-                let r = Result { try network.logits(clip, backend: backend, precision: precision, workspace: workspaces[w]) }
+                let r = Result { try network.logits(input.batchItem(i), backend: backend, precision: precision, workspace: workspaces[w]) }
                 results.withLock { $0[i] = r }
             }
         }

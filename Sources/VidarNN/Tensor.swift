@@ -16,6 +16,12 @@ public struct Tensor: Equatable, Sendable {
     }
 
     public var count: Int { data.count }
+
+    /// Entry `i` of the first (batch) dimension as a batch of one: a clip of N clips, a row of N×classes logits.
+    public func batchItem(_ i: Int) -> Tensor {
+        let size = count / shape[0]
+        return Tensor(shape: [1] + shape.dropFirst(), data: Array(data[(i * size)..<((i + 1) * size)]))
+    }
 }
 
 /// A batch of feature volumes in channels-last order (N, T, H, W, C), so that one spatio-temporal

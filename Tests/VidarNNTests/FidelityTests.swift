@@ -76,8 +76,7 @@ struct BatchedInferenceTests {
         guard precision.unavailableReason == nil else { return }
         var net = try VideoResNet(contentsOf: try Fixtures.path("r3d_18.pth"))
         let batch = try Fixtures.npy("r3d_18_2x8x112x112_input.npy")
-        let clipSize = batch.data.count / 2
-        let clips = (0..<2).map { Tensor(shape: [1] + batch.shape.dropFirst(), data: Array(batch.data[($0 * clipSize)..<(($0 + 1) * clipSize)])) }
+        let clips = (0..<2).map { batch.batchItem($0) }
         if precision == .int8 {
             let recorder = CalibrationRecorder()
             let observing = InferenceSession(network: net, backend: try Backends.named("onednn"), threads: 2)
@@ -88,9 +87,8 @@ struct BatchedInferenceTests {
         let session = InferenceSession(network: net, backend: try Backends.named("onednn"), threads: 2, precision: precision)
         let together = try session.logits(batch)
         let alone = try clips.map { try session.logits($0) }
-        let classes = together.shape[1]
         for (b, one) in alone.enumerated() {
-            let row = Array(together.data[(b * classes)..<((b + 1) * classes)])
+            let row = together.batchItem(b).data
             let worst = zip(row, one.data).map { abs($0 - $1) }.max()!
             let scale = one.data.map(abs).max()!
             #expect(worst <= 1e-5 * scale, "\(precision) clip \(b): max |Δ| \(worst) of max |logit| \(scale)")

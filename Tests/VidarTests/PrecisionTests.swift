@@ -93,10 +93,8 @@ import VidarStream
         let scale = want.data.map(abs).max()!
         let worst = zip(got.data, want.data).map { abs($0 - $1) }.max()!
         #expect(worst <= share * scale, "max |Δ| \(worst) vs max |logit| \(scale)", sourceLocation: sourceLocation)
-        let classes = want.shape[1]
         for b in 0..<want.shape[0] {
-            let row = { (t: Tensor) in Array(t.data[(b * classes)..<((b + 1) * classes)]) }
-            let (g, w) = (row(got), row(want))
+            let (g, w) = (got.batchItem(b).data, want.batchItem(b).data)
             #expect(g.indices.max { g[$0] < g[$1] } == w.indices.max { w[$0] < w[$1] }, "top-1 of clip \(b)", sourceLocation: sourceLocation)
         }
     }
@@ -109,13 +107,14 @@ import VidarStream
         }
     }
 
-    /// A session that releases the folded weights keeps giving the same logits — also for a new batch size, whose
-    /// plan is packed from oneDNN's own copies — and the other backends then refuse the network with a reason.
+    /// A session that releases the folded weights keeps giving the same logits — also for a batch, which runs one
+    /// clip per thread on plans compiled after the release, from oneDNN's own copies — and the other backends then
+    /// refuse the network with a reason.
     @Test func releasedFoldedWeightsLeaveOneDNNExactAndOthersRefusing() throws {
         let path = try TestFixtures.path("tiny.pth")
         let (kept, released) = (try VideoResNet(contentsOf: path), try VideoResNet(contentsOf: path))
         let x = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: try TestFixtures.path("tiny_2x8x32x40_input.npy"))))
-        let one = Tensor(shape: [1] + x.shape.dropFirst(), data: Array(x.data.prefix(x.count / 2)))
+        let one = x.batchItem(0)
         let backend = try Backends.named("onednn")
         let reference = InferenceSession(network: kept, backend: backend)
         let session = InferenceSession(network: released, backend: backend)

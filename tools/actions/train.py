@@ -139,13 +139,18 @@ def load_safetensors(path):
     return out
 
 
-def weights_digest(path):
-    """sha256 of the tensors (names, shapes, bytes; not the metadata, which records times): equal digests are
-    the same model, so a retraining can be checked against the shipped file."""
+def tensors_digest(tensors):
+    """sha256 of named tensors (names, shapes, bytes): equal digests are the same weights."""
     h = hashlib.sha256()
-    for name, t in sorted(load_safetensors(path).items()):
+    for name, t in sorted(tensors.items()):
         h.update(f"{name}:{list(t.shape)}:".encode() + t.numpy().tobytes())
     return h.hexdigest()
+
+
+def weights_digest(path):
+    """The digest of a safetensors file's tensors, not its metadata (which records times), so a retraining can be
+    checked against the shipped file."""
+    return tensors_digest(load_safetensors(path))
 
 
 def start_from(model, path):
