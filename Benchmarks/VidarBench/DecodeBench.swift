@@ -42,7 +42,8 @@ func runDecodeBench(_ argv: [String]) {
     let sizes = [("480p", "854x480"), ("720p", "1280x720"), ("1080p", "1920x1080")]
     struct Row: Encodable {
         let video: String, threads: Int, frames: Int
-        let vidar_fps: Double, vidar_sampled_fps: Double, ffmpeg_fps: Double
+        let vidar_fps: Double, vidar_sampled_decoding_every_frame_fps: Double, vidar_sampled_fps: Double, ffmpeg_fps: Double
+        let frames_skipped: Int
         let vidar_over_ffmpeg_throughput: Double, vidar_sampled_over_ffmpeg_throughput: Double
     }
     var rows: [Row] = []
@@ -54,17 +55,19 @@ func runDecodeBench(_ argv: [String]) {
         }
         guard FileManager.default.fileExists(atPath: path) else { fail("could not make \(path) with the ffmpeg CLI") }
         for threads in options.threads {
-            var allTimes: [Double] = [], sampledTimes: [Double] = [], ffmpegTimes: [Double] = []
-            var frames = 0
+            var allTimes: [Double] = [], everyTimes: [Double] = [], sampledTimes: [Double] = [], ffmpegTimes: [Double] = []
+            var frames = 0, skipped = 0
             for _ in 0..<options.runs {
-                allTimes.append(timed { frames = vidarPass(path, threads: threads, fps: nil) })
-                sampledTimes.append(timed { _ = vidarPass(path, threads: threads, fps: 15) })
+                allTimes.append(timed { frames = vidarPass(path, threads: threads, fps: nil).decoded })
+                everyTimes.append(timed { _ = vidarPass(path, threads: threads, fps: 15, skip: false) })
+                sampledTimes.append(timed { skipped = vidarPass(path, threads: threads, fps: 15).skipped })
                 ffmpegTimes.append(timed { _ = shell("ffmpeg -v error -threads \(threads) -i \(path) -vf scale=171:128 -f null -") })
             }
             let median = { (t: [Double]) in Double(frames) / t.sorted()[t.count / 2] }
-            let (all, sampled, f) = (median(allTimes), median(sampledTimes), median(ffmpegTimes))
+            let (all, every, sampled, f) = (median(allTimes), median(everyTimes), median(sampledTimes), median(ffmpegTimes))
             rows.append(Row(video: "\(name) H.264 \(size)", threads: threads, frames: frames, vidar_fps: all,
-                            vidar_sampled_fps: sampled, ffmpeg_fps: f, vidar_over_ffmpeg_throughput: all / f,
+                            vidar_sampled_decoding_every_frame_fps: every, vidar_sampled_fps: sampled, ffmpeg_fps: f,
+                            frames_skipped: skipped, vidar_over_ffmpeg_throughput: all / f,
                             vidar_sampled_over_ffmpeg_throughput: sampled / f))
         }
     }
@@ -80,12 +83,14 @@ func runDecodeBench(_ argv: [String]) {
     print("machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores; median of \(options.runs) runs; "
           + "vidar = decode → RGB24 → resize 128×171, crop 112, normalise; ffmpeg = -vf scale=171:128 -f null -")
     print("all = every frame converted (what ffmpeg does); sampled = the pipeline's path at 15 fps, where only the frames")
-    print("the sampler takes are converted (decided from timestamps before conversion). fps = decoded frames per second.")
+    print("the sampler takes are converted (decided from timestamps before conversion), with every frame decoded (no skip)")
+    print("and as vidar runs it, the decoder skipping unsampled non-reference frames (skipped). fps = the video's frames per second.")
     print("")
-    print("video                      threads  frames     all fps sampled fps  ffmpeg fps    all/ffmpeg sampled/ffmpeg")
+    print("video                      threads  frames     all fps   no skip fps sampled fps  skipped  ffmpeg fps    all/ffmpeg sampled/ffmpeg")
     for r in rows {
         print(r.video.padding(toLength: 27, withPad: " ", startingAt: 0)
-              + String(format: "%7d %7d %11.1f %11.1f %11.1f %13.2f %14.2f", r.threads, r.frames, r.vidar_fps, r.vidar_sampled_fps,
+              + String(format: "%7d %7d %11.1f %13.1f %11.1f %8d %11.1f %13.2f %14.2f", r.threads, r.frames, r.vidar_fps,
+                       r.vidar_sampled_decoding_every_frame_fps, r.vidar_sampled_fps, r.frames_skipped,
                        r.ffmpeg_fps, r.vidar_over_ffmpeg_throughput, r.vidar_sampled_over_ffmpeg_throughput))
     }
 }
@@ -97,18 +102,19 @@ private func timed(_ body: () -> Void) -> Double {
 }
 
 /// One pass of the pipeline's decode stage: the model's resize as frames are converted, the transform on each
-/// converted frame. `fps` nil converts every frame; otherwise only the frames sampled at `fps`. Returns the
-/// number of frames decoded.
-private func vidarPass(_ path: String, threads: Int, fps: Double?) -> Int {
+/// converted frame. `fps` nil converts every frame; otherwise only the frames sampled at `fps`, the decoder
+/// skipping unsampled non-reference frames unless `skip` is false. Returns the frames read and skipped.
+private func vidarPass(_ path: String, threads: Int, fps: Double?, skip: Bool = true) -> (decoded: Int, skipped: Int) {
     do {
         var sourceOptions = SourceOptions(decodeThreads: threads)
         sourceOptions.resize = ClipTransform.kinetics.frameResize
+        sourceOptions.skipUnsampledFrames = skip
         let source = try MediaSource(url: path, options: sourceOptions)
         var frames = SampledFrames(source: source, grid: fps.map { SamplingGrid(fps: $0) })
         while let step = try frames.next() {
             for frame in step.sampled { _ = ClipTransform.kinetics.apply([frame]) }
         }
         for frame in try frames.finish() { _ = ClipTransform.kinetics.apply([frame]) }
-        return source.framesDecoded
+        return (source.framesDecoded, source.framesSkipped)
     } catch { fail("\(error)") }
 }

@@ -56,6 +56,7 @@ enum ProbeCommand: Command {
             }
             clips += try frames.finish().compactMap { builder.push(sampled: $0) } + builder.finish()
             object["frames_decoded"] = source.framesDecoded
+            object["frames_skipped_unsampled"] = source.framesSkipped
             object["corrupt_frames_skipped"] = source.corruptFrames
             object["first_frame_time"] = first ?? NSNull()
             object["last_frame_time"] = source.lastFrameTime ?? NSNull()

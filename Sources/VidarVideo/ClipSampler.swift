@@ -48,7 +48,7 @@ public struct SamplingGrid: Sendable {
     private var origin: Double?
     private var k = 0
     /// Float slack so that a frame exactly on a sampling time is taken despite rounding in its timestamp.
-    private static let epsilon = 1e-6
+    static let epsilon = 1e-6
 
     /// A grid whose origin is the first frame's time.
     public init(fps: Double) { self.fps = fps }
@@ -71,6 +71,18 @@ public struct SamplingGrid: Sendable {
         var n = 0
         while nextTime < time - Self.epsilon { n += 1; k += 1 }
         return n
+    }
+
+    /// Whether a sampling time t (earlier, already passed ones included) has `from` ≤ t < `before`, computed as
+    /// `ticks` computes them; nil before the origin is known.
+    func hasTime(from: Double, before: Double) -> Bool? {
+        guard let origin else { return nil }
+        var k = max(0, ((from - origin) * fps).rounded(.down) - 1)
+        while origin + k / fps < before {
+            if origin + k / fps >= from { return true }
+            k += 1
+        }
+        return false
     }
 
     /// At the end of the stream: how many sampling times up to the held frame's `time` it takes.

@@ -38,6 +38,9 @@ public struct SourceOptions: Sendable {
     /// Applied to every frame as soon as it is converted (the pipeline passes the model's resize): what is held
     /// downstream — the resampler's last frame, a clip's frames — is then the network's size, not the video's.
     public var resize: FrameResize?
+    /// Lets the H.264 decoder skip non-reference frames that the sampling grid of a SampledFrames reading this
+    /// source cannot take (UnsampledFrameSkip): the sampled frames stay the same, fewer frames are decoded.
+    public var skipUnsampledFrames = true
 
     public init(format: String? = nil, ffmpegOptions: [String: String] = [:], streamIndex: Int? = nil,
                 timeout: Double = 10, decodeThreads: Int = 0) {
@@ -89,7 +92,10 @@ private let deviceSetup: Void = {
 public final class MediaSource {
     public let url: String
     public let info: StreamInfo
+    /// Frames of the video read: decoded, or skipped by the decoder as unsampled non-reference frames.
     public private(set) var framesDecoded = 0
+    /// Of those, the frames the decoder skipped (never decoded: no sampling time could take them).
+    public var framesSkipped: Int { skip.skipped }
     public private(set) var corruptFrames = 0
     /// Frames converted to RGB (and resized): with SampledFrames, only those the sampling grid takes.
     public private(set) var framesConverted = 0
@@ -99,6 +105,11 @@ public final class MediaSource {
     private var packet: UnsafeMutablePointer<AVPacket>?
     /// A packet the decoder refused with EAGAIN (its output queue was full): resent before reading another.
     private var pending = false
+    private var pendingSkippable = false
+    private var pendingTime: Double?
+    /// Which packets the decoder may skip (nil grid: none); SampledFrames sets the grid.
+    var skip = UnsampledFrameSkip()
+    private let skipAllowed: Bool
     private var refusals = 0
     /// The decoder's output, and the last decoded frame kept unconverted until the sampler decides on it.
     private var frame: UnsafeMutablePointer<AVFrame>?
@@ -246,6 +257,7 @@ public final class MediaSource {
         self.timeout = options.timeout
         self.frameTimeout = options.frameTimeout
         self.resize = options.resize
+        skipAllowed = options.skipUnsampledFrames && par.pointee.codec_id == AV_CODEC_ID_H264
         self.deadline = deadline
         self.format = format
         self.codec = codec
@@ -300,11 +312,14 @@ public final class MediaSource {
             let rc = avcodec_receive_frame(codec, frame)
             if rc >= 0 {
                 if frame!.pointee.decode_error_flags != 0 || (frame!.pointee.flags & AV_FRAME_FLAG_CORRUPT) != 0 {
+                    skip.refused(presentationTime(frame!))   // decoded, though damaged: not a skipped frame
                     av_frame_unref(frame)
                     corruptFrames += 1
                     continue
                 }
-                let d = DecodedFrame(time: presentationTime(frame!), index: framesDecoded)
+                let time = presentationTime(frame!)
+                framesDecoded += skip.output(time)
+                let d = DecodedFrame(time: time, index: framesDecoded)
                 lastTime = d.time
                 framesDecoded += 1
                 decoded = d
@@ -365,7 +380,11 @@ public final class MediaSource {
                     return
                 }
                 guard packet!.pointee.stream_index == stream.pointee.index else { av_packet_unref(packet); continue }
+                let pts = packet!.pointee.pts
+                pendingTime = pts != VIDAR_AV_NOPTS_VALUE ? Double(pts - startTime) * timeBase : nil
+                pendingSkippable = skipAllowed && skip.sending(pendingTime, lastOutput: lastFrameTime)
             }
+            codec!.pointee.skip_frame = pendingSkippable ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
             let sent = avcodec_send_packet(codec, packet)
             if sent == VIDAR_AVERROR_EAGAIN {
                 // Frame-threaded decoders can be full even after receive said EAGAIN: keep the packet, not drop it.
@@ -377,7 +396,12 @@ public final class MediaSource {
             pending = false
             refusals = 0
             av_packet_unref(packet)
-            if sent < 0 { corruptFrames += 1; continue }
+            if sent < 0 {
+                // Refused, not skipped: its frame is not among the skipped ones when the next comes out.
+                if pendingSkippable, let pendingTime { skip.refused(pendingTime) }
+                corruptFrames += 1
+                continue
+            }
             return
         }
     }
@@ -448,6 +472,7 @@ public final class MediaSource {
         av_frame_unref(frame)
         decoded = nil
         (pending, draining, finished, refusals) = (false, false, false, 0)
+        skip.reset()
         lastTime = -.infinity
         return true
     }

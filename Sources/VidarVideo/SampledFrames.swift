@@ -44,6 +44,7 @@ public struct SampledFrames {
     /// After a jump (`jump` set), the frames returned are the held frame's last ones, and sampling starts over with
     /// `decoded` as a first frame on a grid of its own.
     public mutating func take(_ decoded: DecodedFrame) throws -> [VideoFrame] {
+        defer { source.skip.grid = grid }
         jump = nil
         guard grid != nil else {
             source.hold()
