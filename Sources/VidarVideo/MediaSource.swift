@@ -355,9 +355,14 @@ public final class MediaSource {
 
     /// Seconds from the stream's start; a frame without any timestamp continues from the last at the nominal rate.
     private func presentationTime(_ f: UnsafeMutablePointer<AVFrame>) -> Double {
-        let ts = f.pointee.best_effort_timestamp
-        if ts != VIDAR_AV_NOPTS_VALUE { return Double(ts - startTime) * timeBase }
+        if let t = seconds(f.pointee.best_effort_timestamp) { return t }
         return lastTime.isFinite ? lastTime + 1 / (info.frameRate ?? 25) : 0
+    }
+
+    /// A timestamp in the stream's time base as seconds from its start; nil for none. Frames and packets both go
+    /// through it, so a frame's time equals its packet's to the bit (UnsampledFrameSkip matches them).
+    private func seconds(_ ts: Int64) -> Double? {
+        ts != VIDAR_AV_NOPTS_VALUE ? Double(ts - startTime) * timeBase : nil
     }
 
     /// Reads packets until one of the video stream is sent to the decoder, or starts draining at the end.
@@ -380,8 +385,7 @@ public final class MediaSource {
                     return
                 }
                 guard packet!.pointee.stream_index == stream.pointee.index else { av_packet_unref(packet); continue }
-                let pts = packet!.pointee.pts
-                pendingTime = pts != VIDAR_AV_NOPTS_VALUE ? Double(pts - startTime) * timeBase : nil
+                pendingTime = seconds(packet!.pointee.pts)
                 pendingSkippable = skipAllowed && skip.sending(pendingTime, lastOutput: lastFrameTime)
             }
             codec!.pointee.skip_frame = pendingSkippable ? AVDISCARD_NONREF : AVDISCARD_DEFAULT

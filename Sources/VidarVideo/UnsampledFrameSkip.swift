@@ -34,7 +34,7 @@ struct UnsampledFrameSkip {
             if inFlight.count > Self.maxInFlight { inFlight.removeFirst(inFlight.count - Self.maxInFlight) }
         }
         guard let grid, let lastOutput, time > lastOutput + Self.slack, time - lastOutput <= Self.window,
-              let next = inFlight.filter({ $0 > time + Self.slack }).min(), next - time <= Self.window,
+              let next = inFlight.lazy.filter({ $0 > time + Self.slack }).min(), next - time <= Self.window,
               grid.hasTime(from: time - Self.slack, before: next - SamplingGrid.epsilon) == false else { return false }
         marked.append(time)
         return true
@@ -42,7 +42,7 @@ struct UnsampledFrameSkip {
 
     /// A frame came out at `time`: how many skippable frames before it never came out (the decoder skipped them).
     mutating func output(_ time: Double) -> Int {
-        let gone = marked.filter { $0 < time - Self.slack }.count
+        let gone = marked.reduce(0) { $0 + ($1 < time - Self.slack ? 1 : 0) }
         marked.removeAll { $0 <= time + Self.slack }
         inFlight.removeAll { $0 <= time + Self.slack }
         skipped += gone
