@@ -19,39 +19,8 @@ private func clipsConvertingEveryFrame(_ path: String, _ options: SamplingOption
     return clips + builder.finish()
 }
 
-private func clipsSampledBeforeConversion(_ path: String, _ options: SamplingOptions, resize: FrameResize?) throws
-    -> (clips: [Clip], decoded: Int, converted: Int) {
-    var sourceOptions = SourceOptions(decodeThreads: 1)
-    sourceOptions.resize = resize
-    let source = try MediaSource(url: path, options: sourceOptions)
-    var frames = SampledFrames(source: source, options: options)
-    var builder = ClipBuilder(options: options)
-    var clips: [Clip] = []
-    while let step = try frames.next() { clips += step.sampled.compactMap { builder.push(sampled: $0) } }
-    clips += try frames.finish().compactMap { builder.push(sampled: $0) } + builder.finish()
-    return (clips, source.framesDecoded, source.framesConverted)
-}
-
-private func expectIdentical(_ got: [Clip], _ want: [Clip], _ what: String) {
-    #expect(got.count == want.count, "\(what): \(got.count) clips vs \(want.count)")
-    for (c, (g, w)) in zip(got, want).enumerated() {
-        #expect(g.start == w.start && g.end == w.end && g.repeatedFrames == w.repeatedFrames, "\(what) clip \(c)")
-        #expect(g.sourceIndices == w.sourceIndices, "\(what) clip \(c): frames \(g.sourceIndices) vs \(w.sourceIndices)")
-        #expect(zip(g.frames, w.frames).allSatisfy { $0.rgb == $1.rgb && $0.time == $1.time }, "\(what) clip \(c): pixels differ")
-    }
-}
-
-/// A nearest-neighbour resize to 32×24, standing in for the model's: what matters is that it runs on converted frames.
-private let smallResize = FrameResize(width: 32, height: 24) { pixels, w, h, rowBytes in
-    var out = [UInt8](repeating: 0, count: 32 * 24 * 3)
-    for y in 0..<24 {
-        for x in 0..<32 {
-            let src = pixels + (y * h / 24) * rowBytes + (x * w / 32) * 3
-            for c in 0..<3 { out[(y * 32 + x) * 3 + c] = src[c] }
-        }
-    }
-    return out
-}
+/// A nearest-neighbour resize to 32×24, standing in for the model's.
+private let smallResize = nearestResize(width: 32, height: 24)
 
 @Suite(.serialized) struct SampledDecodeTests {
     static let videos = ["h264.mp4", "vfr.mkv", "start_offset.ts", "raw.h264", "rot90.mp4", "truncated.mp4", "one_frame.mp4",
@@ -65,7 +34,7 @@ private let smallResize = FrameResize(width: 32, height: 24) { pixels, w, h, row
             for resize in [nil, smallResize] {
                 let what = "\(name) at \(options.fps.map { "\($0)" } ?? "every frame"), \(resize == nil ? "full size" : "resized")"
                 let want = try clipsConvertingEveryFrame(path, options, resize: resize)
-                let got = try clipsSampledBeforeConversion(path, options, resize: resize)
+                let got = try sampledClips(path, options, resize: resize)
                 expectIdentical(got.clips, want, what)
             }
         }
@@ -75,13 +44,13 @@ private let smallResize = FrameResize(width: 32, height: 24) { pixels, w, h, row
     @Test func framesTheGridSkipsAreNotConverted() throws {
         let path = try VideoFixtures.path("h264.mp4")
         let want = try #require(try VideoFixtures.expected()["h264.mp4"])
-        let sampled = try clipsSampledBeforeConversion(path, SamplingOptions(fps: 15), resize: smallResize)
+        let sampled = try sampledClips(path, SamplingOptions(fps: 15), resize: smallResize)
         let distinct = Set(sampled.clips.flatMap(\.sourceIndices)).count
         #expect(sampled.decoded == want.frames)
         #expect(sampled.converted == distinct, "converted \(sampled.converted), sampled \(distinct) distinct frames")
         // 25 → 15 fps keeps 3 frames in 5.
         #expect(Double(sampled.converted) <= Double(want.frames) * 0.6 + 1, "converted \(sampled.converted) of \(want.frames)")
-        let every = try clipsSampledBeforeConversion(path, SamplingOptions(fps: nil), resize: smallResize)
+        let every = try sampledClips(path, SamplingOptions(fps: nil), resize: smallResize)
         #expect(every.converted == want.frames)
     }
 

@@ -5,47 +5,11 @@ import Testing
 import TestSupport
 import VidarVideo
 
-private let tiny = FrameResize(width: 40, height: 30) { pixels, w, h, rowBytes in
-    var out = [UInt8](repeating: 0, count: 40 * 30 * 3)
-    for y in 0..<30 {
-        for x in 0..<40 {
-            let src = pixels + (y * h / 30) * rowBytes + (x * w / 40) * 3
-            for c in 0..<3 { out[(y * 40 + x) * 3 + c] = src[c] }
-        }
-    }
-    return out
-}
+private let tiny = nearestResize(width: 40, height: 30)
 
-private struct Decoded {
-    var clips: [Clip]
-    var framesDecoded: Int, framesSkipped: Int
-}
-
-private func sampledClips(_ path: String, _ options: SamplingOptions, skip: Bool, threads: Int,
-                          origin: (time: Double, firstClip: Int)? = nil) throws -> Decoded {
-    var sourceOptions = SourceOptions(decodeThreads: threads)
-    sourceOptions.resize = tiny
-    sourceOptions.skipUnsampledFrames = skip
-    let source = try MediaSource(url: path, options: sourceOptions)
-    var frames = SampledFrames(source: source, options: options)
-    if let origin {
-        frames = SampledFrames(source: source, grid: ClipBuilder.grid(options: options, origin: origin.time, firstClip: origin.firstClip))
-    }
-    var builder = ClipBuilder(options: options)
-    var clips: [Clip] = []
-    while let step = try frames.next() { clips += step.sampled.compactMap { builder.push(sampled: $0) } }
-    clips += try frames.finish().compactMap { builder.push(sampled: $0) } + builder.finish()
-    return Decoded(clips: clips, framesDecoded: source.framesDecoded, framesSkipped: source.framesSkipped)
-}
-
-private func expectSame(_ got: Decoded, _ want: Decoded, _ what: String) {
-    #expect(got.clips.count == want.clips.count, "\(what): \(got.clips.count) clips vs \(want.clips.count)")
-    #expect(got.framesDecoded == want.framesDecoded, "\(what): \(got.framesDecoded) frames read vs \(want.framesDecoded)")
-    for (c, (g, w)) in zip(got.clips, want.clips).enumerated() {
-        #expect(g.start == w.start && g.end == w.end && g.repeatedFrames == w.repeatedFrames, "\(what) clip \(c)")
-        #expect(g.sourceIndices == w.sourceIndices, "\(what) clip \(c): frames \(g.sourceIndices) vs \(w.sourceIndices)")
-        #expect(zip(g.frames, w.frames).allSatisfy { $0.rgb == $1.rgb && $0.time == $1.time }, "\(what) clip \(c): pixels differ")
-    }
+private func expectSame(_ got: SampledRun, _ want: SampledRun, _ what: String) {
+    #expect(got.decoded == want.decoded, "\(what): \(got.decoded) frames read vs \(want.decoded)")
+    expectIdentical(got.clips, want.clips, what)
 }
 
 @Suite(.serialized) struct UnsampledFrameSkipTests {
@@ -77,12 +41,12 @@ private func expectSame(_ got: Decoded, _ want: Decoded, _ what: String) {
                         SamplingOptions(fps: 7.5, clipLength: 4, stride: 3), SamplingOptions(fps: 5, clipLength: 4)] {
             for threads in [1, 2] {
                 let what = "\(name) at \(options.fps!) fps, stride \(options.stride), \(threads) decode thread(s)"
-                let want = try sampledClips(path, options, skip: false, threads: threads)
-                let got = try sampledClips(path, options, skip: true, threads: threads)
-                #expect(want.framesSkipped == 0, "\(what): skipped with skipping off")
+                let want = try sampledClips(path, options, resize: tiny, skip: false, threads: threads)
+                let got = try sampledClips(path, options, resize: tiny, skip: true, threads: threads)
+                #expect(want.skipped == 0, "\(what): skipped with skipping off")
                 #expect(!want.clips.isEmpty, "\(what): no clips")
                 expectSame(got, want, what)
-                skippedSomewhere = skippedSomewhere || got.framesSkipped > 0
+                skippedSomewhere = skippedSomewhere || got.skipped > 0
             }
         }
         #expect(skippedSomewhere, "\(name): no frame was skipped at any rate, so nothing was tested")
@@ -92,26 +56,27 @@ private func expectSame(_ got: Decoded, _ want: Decoded, _ what: String) {
     /// whose next frame is already known when they are sent (101 here) are never decoded.
     @Test func unsampledNonReferenceFramesAreSkipped() throws {
         let path = Self.directory.appendingPathComponent("nopyramid_60.mp4").path
-        let got = try sampledClips(path, SamplingOptions(fps: 15), skip: true, threads: 1)
-        #expect(got.framesDecoded == 360)
-        #expect(got.framesSkipped >= 90, "\(got.framesSkipped) of 360 frames skipped")
+        let got = try sampledClips(path, SamplingOptions(fps: 15), resize: tiny, skip: true, threads: 1)
+        #expect(got.decoded == 360)
+        #expect(got.skipped >= 90, "\(got.skipped) of 360 frames skipped")
     }
 
     /// A time range read on a full pass's grid (after a seek) samples the same frames with skipping.
     @Test func aContinuedGridTakesTheSameFrames() throws {
         let path = Self.directory.appendingPathComponent("default_25.mp4").path
         let options = SamplingOptions(fps: 15, clipLength: 8, stride: 8)
-        let want = try sampledClips(path, options, skip: false, threads: 1, origin: (0, 3))
-        let got = try sampledClips(path, options, skip: true, threads: 1, origin: (0, 3))
+        let grid = ClipBuilder.grid(options: options, origin: 0, firstClip: 3)
+        let want = try sampledClips(path, options, resize: tiny, skip: false, threads: 1, grid: grid)
+        let got = try sampledClips(path, options, resize: tiny, skip: true, threads: 1, grid: grid)
         expectSame(got, want, "grid from clip 3")
-        #expect(got.framesSkipped > 0)
+        #expect(got.skipped > 0)
     }
 
     /// Nothing is skipped when every frame is kept, or without a sampler.
     @Test func everyFrameKeptSkipsNothing() throws {
         let path = Self.directory.appendingPathComponent("nopyramid_60.mp4").path
-        let every = try sampledClips(path, SamplingOptions(fps: nil, clipLength: 4), skip: true, threads: 1)
-        #expect(every.framesSkipped == 0 && every.framesDecoded == 360)
+        let every = try sampledClips(path, SamplingOptions(fps: nil, clipLength: 4), resize: tiny, skip: true, threads: 1)
+        #expect(every.skipped == 0 && every.decoded == 360)
         let source = try MediaSource(url: path)
         var n = 0
         while try source.nextFrame() != nil { n += 1 }
