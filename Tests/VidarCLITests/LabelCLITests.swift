@@ -273,14 +273,15 @@ struct BundledModelLabelTests {
 }
 
 /// The bundled model's evaluation cannot flatter: its seeds, footage and patterns are disjoint from training's, and
-/// every no-actor source renders the same frames twice (tools/actions/test_seeds.py, run with Debian's python3
-/// and torch as `make model` runs them).
+/// every no-actor source renders the same frames twice, and every training footage file is the pinned one
+/// (tools/actions/test_seeds.py, run with Debian's python3 and torch as `make model` runs them; on a fresh machine
+/// it first fetches the footage, about 25 MB of Debian packages).
 struct BundledModelDataTests {
     @Test func trainingAndEvaluationDataAreDisjoint() throws {
         let script = TestFixtures.repositoryRoot.appendingPathComponent("tools/actions/test_seeds.py").path
-        let r = try runProcess("/usr/bin/python3", [script], timeout: 120)
+        let r = try runProcess("/usr/bin/python3", [script], timeout: 300)
         #expect(r.status == 0, "tools/actions/test_seeds.py failed:\n\(r.stderr)")
-        #expect(r.stderr.contains("Ran 9 tests") && r.stderr.contains("OK"), "\(r.stderr)")
+        #expect(r.stderr.contains("Ran 10 tests") && r.stderr.contains("OK"), "\(r.stderr)")
     }
 }
 

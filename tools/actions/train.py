@@ -34,15 +34,15 @@ import seeds  # noqa: E402
 import transcode  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "Sources/Vidar/Resources/vidar-actions.safetensors"
-VERSION = "2"
+VERSION = "3"
 TRAIN_PER_CLASS, VAL_PER_CLASS, EPOCHS, BATCH = 260, 40, 12, 16
 # Training starts from version 1 of this model (7 actions, easy clips; tools/actions/init, made by this script's
 # version 1 at commit ea76940 in 19 minutes). From random weights the network stays at chance on this harder data
 # for 4+ epochs (measured: loss ln 8 after 4 epochs, also with a warm-up on the easy clips alone); from version 1
 # it starts from figures it already finds. The background class's weights start at zero.
 INIT = os.path.join(os.path.dirname(__file__), "init", "vidar-actions-v1.safetensors")
-BACKGROUND_SHARE = {"scene": 0.4, "texture": 0.25, "pattern": 0.2, "footage": 0.15}   # of the background class's clips
-BACKGROUND_FACTOR = 1.5   # the background class has more clips than an action: it covers more kinds of content
+BACKGROUND_SHARE = {"scene": 0.35, "texture": 0.2, "pattern": 0.15, "footage": 0.3}   # of the background class's clips
+BACKGROUND_FACTOR = 2.0   # the background class has more clips than an action: it covers more kinds of content
 CACHE = os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "actions-data")
 MEAN = np.array([0.43216, 0.394666, 0.37645], np.float32)
 STD = np.array([0.22803, 0.22145, 0.216989], np.float32)
@@ -105,15 +105,16 @@ def render(batch):
 
 def dataset(per_class, purpose):
     todo = jobs(per_class, purpose)
-    # Rendered clips are cached by what decides them: the generator's code, the clips' seeds and kinds.
-    sources = [os.path.join(os.path.dirname(__file__), f) for f in ("actiongen.py", "backgrounds.py", "transcode.py")]
+    # Rendered clips are cached by what decides them: the generator's code and footage list, the clips' seeds and kinds.
+    sources = [os.path.join(os.path.dirname(__file__), f) for f in ("actiongen.py", "backgrounds.py", "seeds.py", "transcode.py")]
     key = hashlib.sha256(b"".join(open(f, "rb").read() for f in sources) + repr((todo, ROUND_TRIP_CLIPS)).encode()).hexdigest()[:16]
     cached = os.path.join(CACHE, f"{purpose}-{key}.npz")
     if os.path.exists(cached):
         z = np.load(cached)
         frames, ys = z["frames"], z["labels"]
     else:
-        backgrounds.footage_file(seeds.TRAIN_FOOTAGE[0])          # fetch once, before the workers start
+        for name in seeds.TRAIN_FOOTAGE:                         # fetch once, before the workers start
+            backgrounds.footage_file(name)
         batches = [todo[i:i + ROUND_TRIP_CLIPS] for i in range(0, len(todo), ROUND_TRIP_CLIPS)]
         with multiprocessing.get_context("fork").Pool(2) as pool:
             frames = np.stack([clip for rendered in pool.map(render, batches, chunksize=1) for clip in rendered])
