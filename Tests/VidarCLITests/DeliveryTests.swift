@@ -166,9 +166,14 @@ enum Delivery {
         let watch = try Delivery.watch("attic", ["--sink", "mqtt://127.0.0.1:\(broker.port)", "--spool", dir.appendingPathComponent("spool").path,
                                                  "--spool-max-bytes", "16384", "--no-realtime", "--loop"], input: try Self.video)
         defer { watch.signal(SIGKILL); _ = watch.wait(timeout: 5) }
-        // Enough events to overrun 16 KiB several times (each is a few hundred bytes): the first segment is gone.
-        #expect(waitUntil(60) { (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("spool").path))?
-            .contains("00000000000000000000.log") == false })
+        // Enough events to overrun 16 KiB several times (each is a few hundred bytes). The sink keeps the batch it
+        // last read (up to 64 records) in memory while it retries, so a loss is certain only once the oldest segment
+        // left (named by its first record's index) starts beyond twice that; before, a slow producer on a loaded
+        // machine could lose nothing at all, rightly sending no notice.
+        #expect(waitUntil(90) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("spool").path)) ?? []
+            return (names.filter { $0.hasSuffix(".log") }.compactMap { Int($0.dropLast(4)) }.min() ?? 0) > 128
+        }, "the spool never overran the sink's in-memory batch")
         try broker.start()
         #expect(waitUntil(40) { subscriber.messages.contains { $0.topic == "vidar/vidar/events" } },
                 "the subscriber got \(subscriber.messages.count) messages on \(Set(subscriber.messages.map(\.topic)).sorted()): \(subscriber.messages.filter { $0.topic.hasSuffix("/events") }.map { $0.payload.prefix(90) })")
