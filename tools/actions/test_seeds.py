@@ -80,13 +80,22 @@ class RenderTests(unittest.TestCase):
 
 class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):
-        # train.py's own steps (start from version 1, AdamW, one-cycle, mirror) on 32 seeded random clips, twice.
+        # train.py's own steps (start from version 1, AdamW, one-cycle, mirror, and the crop and photometric
+        # augmentation when it is on) on 32 seeded random clips of uint8 frames, twice each way.
+        for augment in (False, True):
+            with self.subTest(augment=augment):
+                self._train_twice(augment)
+
+    def _train_twice(self, augment):
         torch.set_num_threads(2)
+        shipped = train.AUGMENT
+        train.AUGMENT = augment
+        self.addCleanup(setattr, train, "AUGMENT", shipped)
         digests = []
         for _ in range(2):
             torch.manual_seed(0)
             data = torch.Generator().manual_seed(5)
-            x = torch.randn(32, 3, 16, 56, 56, generator=data)
+            x = torch.randint(0, 256, (32, 16, 128, 171, 3), dtype=torch.uint8, generator=data)
             y = torch.randint(0, len(train.actiongen.LABELS), (32,), generator=data)
             model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
             train.start_from(model, train.INIT)
@@ -96,10 +105,24 @@ class TrainingTests(unittest.TestCase):
                 train.train_epoch(model, opt, sched, x, y, g)
             state = model.state_dict()
             digests.append(train.tensors_digest(state))
-        self.assertTrue(digests[0] == digests[1], "two trainings on the same clips gave different weights")
+        self.assertTrue(digests[0] == digests[1], f"two trainings on the same clips gave different weights (augment={augment})")
         initial = train.load_safetensors(train.INIT)
         self.assertFalse(np.array_equal(initial["layer1.0.conv1.0.weight"].numpy(), state["layer1.0.conv1.0.weight"].numpy()),
                          "the training steps did not change the weights")
+
+    def test_the_input_transform_is_torchvisions_preset_without_augmentation(self):
+        # to_input must match the R3D-18 preset vidar applies (centre 112×112 crop of 128×171, ImageNet-Kinetics
+        # mean/std, channels first) exactly; with augmentation it must stay the same shape and differ.
+        frames = torch.randint(0, 256, (3, 16, 128, 171, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+        crop = frames[:, :, 8:120, 30:142].numpy().astype(np.float32) / 255
+        expected = ((crop - train.MEAN) / train.STD).transpose(0, 4, 1, 2, 3)
+        self.assertTrue(np.array_equal(train.to_input(frames).numpy(), expected), "to_input differs from the preset")
+        shipped = train.AUGMENT
+        train.AUGMENT = True
+        self.addCleanup(setattr, train, "AUGMENT", shipped)
+        augmented = train.to_input(frames, torch.Generator().manual_seed(4))
+        self.assertEqual(tuple(augmented.shape), expected.shape)
+        self.assertFalse(np.array_equal(augmented.numpy(), expected), "augmentation changed nothing")
 
 
 if __name__ == "__main__":
