@@ -86,11 +86,13 @@ class TrainingTests(unittest.TestCase):
             with self.subTest(augment=augment):
                 self._train_twice(augment)
 
+    def _set_augment(self, on):
+        self.addCleanup(setattr, train, "AUGMENT", train.AUGMENT)
+        train.AUGMENT = on
+
     def _train_twice(self, augment):
         torch.set_num_threads(2)
-        shipped = train.AUGMENT
-        train.AUGMENT = augment
-        self.addCleanup(setattr, train, "AUGMENT", shipped)
+        self._set_augment(augment)
         digests = []
         for _ in range(2):
             torch.manual_seed(0)
@@ -117,9 +119,7 @@ class TrainingTests(unittest.TestCase):
         crop = frames[:, :, 8:120, 30:142].numpy().astype(np.float32) / 255
         expected = ((crop - train.MEAN) / train.STD).transpose(0, 4, 1, 2, 3)
         self.assertTrue(np.array_equal(train.to_input(frames).numpy(), expected), "to_input differs from the preset")
-        shipped = train.AUGMENT
-        train.AUGMENT = True
-        self.addCleanup(setattr, train, "AUGMENT", shipped)
+        self._set_augment(True)
         augmented = train.to_input(frames, torch.Generator().manual_seed(4))
         self.assertEqual(tuple(augmented.shape), expected.shape)
         self.assertFalse(np.array_equal(augmented.numpy(), expected), "augmentation changed nothing")

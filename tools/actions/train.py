@@ -249,6 +249,7 @@ def main():
     t0 = time.time()
     xtr, ytr = dataset(TRAIN_PER_CLASS, "train")
     xva, yva = dataset(VAL_PER_CLASS, "validation")
+    xva = to_input(xva)   # validation clips never change: prepared once, not every epoch
     render = time.time() - t0
     print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE})", flush=True)
     model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
@@ -260,7 +261,7 @@ def main():
         loss_sum, correct, total = train_epoch(model, opt, sched, xtr, ytr, g)
         model.eval()
         with torch.no_grad():
-            predicted = torch.cat([model(to_input(xva[i:i + 64])).argmax(1) for i in range(0, len(yva), 64)])
+            predicted = torch.cat([model(xva[i:i + 64]).argmax(1) for i in range(0, len(yva), 64)])
         val = (predicted == yva).float().mean().item()
         history.append({"epoch": epoch + 1, "clips": len(ytr), "train_loss": loss_sum / total, "train_accuracy": correct / total, "val_accuracy": val,
                         "seconds": round(time.time() - t0)})
