@@ -279,9 +279,12 @@ struct BundledModelLabelTests {
 struct BundledModelDataTests {
     @Test func trainingAndEvaluationDataAreDisjoint() throws {
         let script = TestFixtures.repositoryRoot.appendingPathComponent("tools/actions/test_seeds.py").path
-        let r = try runProcess("/usr/bin/python3", [script], timeout: 300)
+        // Every test the file defines must have run (a skipped or renamed one shows as a smaller count).
+        let defined = try String(contentsOfFile: script, encoding: .utf8)
+            .components(separatedBy: "\n").filter { $0.hasPrefix("    def test_") }.count
+        let r = try runProcess("/usr/bin/python3", [script], timeout: 600)
         #expect(r.status == 0, "tools/actions/test_seeds.py failed:\n\(r.stderr)")
-        #expect(r.stderr.contains("Ran 10 tests") && r.stderr.contains("OK"), "\(r.stderr)")
+        #expect(defined >= 11 && r.stderr.contains("Ran \(defined) tests") && r.stderr.contains("OK"), "\(r.stderr)")
     }
 }
 
