@@ -36,16 +36,30 @@ private let relayTurn = DispatchSemaphore(value: 1)
 /// `stopRTSPRelay`.
 func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int) {
     guard relayTurn.wait(timeout: .now() + 600) == .success else { throw TestFailure("waited 10 min for another test's RTSP relay") }
-    let (clientPort, sourcePort) = (freePort(), freePort())
-    let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
-                                                               "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
-                                                               "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
-    // Perl takes its time to start on a loaded machine: wait until both sides listen.
-    guard waitUntilListening(port: clientPort), waitUntilListening(port: sourcePort) else {
-        stopRTSPRelay(relay)
-        throw TestFailure("rtsp-server-perl did not listen on 127.0.0.1:\(clientPort)/\(sourcePort) within 15 s")
+    // Perl takes its time to start on a loaded machine, and a port picked free can be taken by another suite's
+    // peer before the relay binds it: wait until both sides listen, and start again on fresh ports if not.
+    var failures: [String] = []
+    for _ in 0..<3 {
+        let (clientPort, sourcePort) = (freePort(), freePort())
+        let relay = try ChildProcess("/usr/bin/rtsp-server-perl", ["-c", "\(clientPort)", "-s", "\(sourcePort)",
+                                                                   "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
+                                                                   "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
+        if waitUntilListening(port: clientPort, seconds: 20), waitUntilListening(port: sourcePort, seconds: 20) {
+            return (relay, clientPort, sourcePort)
+        }
+        let exited = relay.poll()
+        relay.signal(SIGKILL)
+        _ = relay.wait(timeout: 5)
+        // What it said, without blocking on a pipe a leftover child may still hold open.
+        let fd = relay.stderr.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &bytes, bytes.count)
+        let said = String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self).suffix(300)
+        failures.append("ports \(clientPort)/\(sourcePort): " + (exited.map { "exited with \($0)" } ?? "not listening after 20 s") + (said.isEmpty ? "" : ", said: \(said)"))
     }
-    return (relay, clientPort, sourcePort)
+    relayTurn.signal()
+    throw TestFailure("rtsp-server-perl did not listen on 127.0.0.1 in 3 attempts: " + failures.joined(separator: "; "))
 }
 
 func stopRTSPRelay(_ relay: ChildProcess) {
