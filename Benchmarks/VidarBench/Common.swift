@@ -25,6 +25,30 @@ struct Measurement: Encodable {
     }
 }
 
+/// `model`'s seeded checkpoint from `make fixtures`, its 1×16×112×112 input and torchvision's logits for it.
+struct ReferenceFixture {
+    let checkpoint, inputPath, referencePath: String
+    let network: VideoResNet
+    let input, reference: Tensor
+
+    /// Loads all three; fails naming a missing file and the command that makes it.
+    init(_ fixtures: String, model: String) {
+        checkpoint = "\(fixtures)/\(model).pth"
+        inputPath = "\(fixtures)/\(model)_1x16x112x112_input.npy"
+        referencePath = "\(fixtures)/\(model)_1x16x112x112_logits.npy"
+        for path in [checkpoint, inputPath, referencePath] where !FileManager.default.fileExists(atPath: path) {
+            fail("\(path) is missing: run `make fixtures` first")
+        }
+        do {
+            network = try VideoResNet(contentsOf: checkpoint)
+            input = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath)))
+            reference = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: referencePath)))
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
 /// The peers' venv interpreter and `model`'s ONNX export (Benchmarks/peers/setup.sh makes both); fails naming the
 /// command when either is missing.
 func peerPaths(_ peers: String, fixtures: String, model: String) -> (python: String, onnx: String) {

@@ -118,21 +118,10 @@ final class PeerProcess {
 
 func runEngineBench(_ argv: [String]) {
     let options = EngineOptions(argv)
-    let checkpoint = "\(options.fixtures)/\(options.model).pth"
-    let inputPath = "\(options.fixtures)/\(options.model)_1x16x112x112_input.npy"
-    let referencePath = "\(options.fixtures)/\(options.model)_1x16x112x112_logits.npy"
-    for path in [checkpoint, inputPath, referencePath] where !FileManager.default.fileExists(atPath: path) {
-        fail("\(path) is missing: run `make fixtures` first")
-    }
     Backends.setThreads(options.threads)
-    let network: VideoResNet, input: Tensor, reference: Tensor
-    do {
-        network = try VideoResNet(contentsOf: checkpoint)
-        input = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath)))
-        reference = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: referencePath)))
-    } catch {
-        fail("\(error)")
-    }
+    let fixture = ReferenceFixture(options.fixtures, model: options.model)
+    let (network, input, reference) = (fixture.network, fixture.input, fixture.reference)
+    let (checkpoint, inputPath, referencePath) = (fixture.checkpoint, fixture.inputPath, fixture.referencePath)
     let macs = VideoResNetLayout(network.config).multiplyAdds(t: 16, h: 112, w: 112)!
     var loadTimes: [Double] = []
     for _ in 0..<3 {

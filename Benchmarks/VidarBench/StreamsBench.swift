@@ -19,16 +19,8 @@ func runStreamsBench(_ argv: [String]) {
     }
     guard clips > 0, rounds > 0 else { fail("--clips and --rounds must be positive integers") }
     let clipsPerStream = clips
-    let checkpoint = "\(fixtures)/r3d_18.pth", inputPath = "\(fixtures)/r3d_18_1x16x112x112_input.npy"
-    let referencePath = "\(fixtures)/r3d_18_1x16x112x112_logits.npy"
-    let network: VideoResNet, input: Tensor, reference: Tensor
-    do {
-        network = try VideoResNet(contentsOf: checkpoint)
-        input = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: inputPath)))
-        reference = try NPY.decode(Data(contentsOf: URL(fileURLWithPath: referencePath)))
-    } catch {
-        fail("\(error) (run `make fixtures` first)")
-    }
+    let fixture = ReferenceFixture(fixtures, model: "r3d_18")
+    let (network, input, reference) = (fixture.network, fixture.input, fixture.reference)
     let backend = Backends.standard
     BLAS.setThreads(1)
 

@@ -41,13 +41,7 @@ public final class DownloadServer {
             print("port", s.server_port, flush=True)
             s.serve_forever()
             """, directory.path])
-        var line = ""
-        let deadline = Date().addingTimeInterval(20)
-        while !line.contains("\n"), Date() < deadline {
-            let chunk = child.stdout.availableData
-            if chunk.isEmpty { break }
-            line += String(decoding: chunk, as: UTF8.self)
-        }
+        let line = child.stdout.read(until: { $0.contains("\n") }, seconds: 20)
         guard let port = line.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
             child.signal(SIGKILL)
             throw ProcessTimeout(description: "the download server did not start: \(line)")

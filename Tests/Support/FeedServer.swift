@@ -1,6 +1,6 @@
 // A TCP listener on 127.0.0.1 that misbehaves like a broken camera: on each connection it sends `prefix` (e.g. a
 // second of real MPEG-TS), then either keeps the socket open and silent (a stalled camera) or sends random bytes
-// forever (garbage).
+// forever (garbage). With no prefix and silence it is a dead camera that accepts and never sends a byte.
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -13,7 +13,7 @@ public final class FeedServer: Sendable {
     private let listener: Int32
     private let state = Mutex<(clients: [Int32], running: Bool)>(([], true))
 
-    public init(prefix: Data, then after: After) throws {
+    public init(prefix: Data = Data(), then after: After = .silence) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -35,6 +35,9 @@ public final class FeedServer: Sendable {
             }
         }
     }
+
+    /// Connections accepted so far (a client that reached this server).
+    public var connections: Int { state.withLock { $0.clients.count } }
 
     private func serve(_ fd: Int32, prefix: Data, after: After) {
         var sigpipe = sigset_t()

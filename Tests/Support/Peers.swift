@@ -77,13 +77,7 @@ public final class MQTTSubscriber: Sendable {
             c.loop_forever(retry_first_connection=True)
             """, "\(port)", clientID, output, persistent ? "1" : "0"] + topics)
         // Subscribed before anything is published.
-        let deadline = Date().addingTimeInterval(15)
-        var seen = ""
-        while !seen.contains("subscribed"), Date() < deadline {
-            let chunk = process.stdout.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = process.stdout.read(until: { $0.contains("subscribed") }, seconds: 15)
         guard seen.contains("subscribed") else { throw ProcessTimeout(description: "the MQTT subscriber did not subscribe: \(seen)") }
     }
 
@@ -144,14 +138,8 @@ public final class WebhookReceiver: Sendable {
             print("port", s.server_address[1], flush=True)
             s.serve_forever()
             """, plan, output])
-        var seen = ""
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let chunk = process.stdout.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-            if let m = seen.firstMatch(of: /port (\d+)/), let p = Int(m.1) { port = p; return }
-        }
+        let seen = process.stdout.read(until: { $0.contains(/port \d+/) }, seconds: 15)
+        if let m = seen.firstMatch(of: /port (\d+)/), let p = Int(m.1) { port = p; return }
         throw ProcessTimeout(description: "the webhook receiver did not start: \(seen)")
     }
 

@@ -104,6 +104,22 @@ public final class ChildProcess: Sendable {
     }
 }
 
+extension FileHandle {
+    /// What a child writes to this pipe, read until `done` holds for the text so far, the writer closes it, or
+    /// `seconds` pass (checked between chunks, so a writer gone silent is bounded by its own timeout). For waiting
+    /// on a peer's "listening on …" line or a progress line.
+    public func read(until done: (String) -> Bool, seconds: TimeInterval) -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var text = ""
+        while !done(text), Date() < deadline {
+            let chunk = availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        return text
+    }
+}
+
 public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                        timeout: TimeInterval = 120) throws -> ProcessResult {
     let child = try ChildProcess(executable, arguments, environment: environment)
@@ -153,17 +169,10 @@ public final class LoopbackHTTPServer {
         child = try ChildProcess("/usr/bin/python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
                                                       "--directory", directory.path])
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        var text = ""
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let chunk = child.stdout.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-            if let r = text.range(of: "port "), let end = text[r.upperBound...].firstIndex(of: " "),
-               let port = Int(text[r.upperBound..<end]) {
-                self.port = port
-                return
-            }
+        let text = child.stdout.read(until: { $0.contains(#/port \d+ /#) }, seconds: timeout)
+        if let m = text.firstMatch(of: #/port (\d+) /#), let port = Int(m.1) {
+            self.port = port
+            return
         }
         child.signal(SIGKILL)
         throw ProcessTimeout(description: "http.server did not report its port: \(text)")

@@ -137,13 +137,8 @@ enum Batch {
         let out = dir.appendingPathComponent("long.json").path
         let child = try ChildProcess(CLI.binary, ["label", "--model", try Batch.model, "--backend", "reference", "--progress", "json",
                                                   "-o", out, try Batch.video("bikes.mp4")])
-        var seen = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !seen.contains("\"progress\""), Date() < deadline {
-            let chunk = child.stderr.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = child.stderr.read(until: { $0.contains("\"progress\"") }, seconds: 60)
+        #expect(seen.contains("\"progress\""), "no progress line before the signal: \(seen)")
         child.signal(sig)
         #expect(child.wait(timeout: 60) == code)
         let t = try Label.timeline(out)

@@ -170,13 +170,7 @@ enum Label {
         // The naive reference backend makes each clip take long enough to interrupt reliably.
         let child = try ChildProcess(CLI.binary, ["label", "--model", try Label.model, "--backend", "reference", "--progress", "json",
                                                   "--quiet", "-o", out, try Label.video("bikes.mp4")])
-        var seen = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !seen.contains("\"progress\""), Date() < deadline {
-            let chunk = child.stderr.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = child.stderr.read(until: { $0.contains("\"progress\"") }, seconds: 60)
         #expect(seen.contains("\"progress\""))
         child.signal(SIGINT)
         let status = child.wait(timeout: 60)

@@ -61,7 +61,7 @@ import Vidar
     }
 
     @Test func aDeadNetworkSourceTimesOut() throws {
-        let server = try SilentTCPServer()
+        let server = try FeedServer()
         defer { server.stop() }
         let url = "tcp://127.0.0.1:\(server.port)"
         let r = try CLI.run(["probe", "--input-format", "mpegts", "--timeout", "1", url])

@@ -25,16 +25,8 @@ final class Served: Sendable {
         try full.write(toFile: dir.appendingPathComponent("vidar.yaml").path, atomically: true, encoding: .utf8)
         process = try ChildProcess(CLI.binary, ["serve", "--config", dir.appendingPathComponent("vidar.yaml").path] + extra,
                                    environment: environment)
-        let deadline = Date().addingTimeInterval(60)
-        var found: Int?
-        var text = ""
-        while found == nil, Date() < deadline {
-            let chunk = process.stderr.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-            if let m = text.firstMatch(of: /on http:\/\/127\.0\.0\.1:(\d+)/) { found = Int(m.1) }
-        }
-        guard let found else { throw ProcessTimeout(description: "serve did not start: \(text)") }
+        let text = process.stderr.read(until: { $0.contains(/on http:\/\/127\.0\.0\.1:\d+/) }, seconds: 60)
+        guard let found = text.firstMatch(of: /on http:\/\/127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) }) else { throw ProcessTimeout(description: "serve did not start: \(text)") }
         port = found
         log.text.withLock { $0 = text }
         let (handle, log) = (process.stderr, self.log)

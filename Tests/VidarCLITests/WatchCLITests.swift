@@ -140,7 +140,7 @@ enum Watch {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("events.jsonl").path
-        let server = try SilentTCPServer()
+        let server = try FeedServer()
         defer { server.stop() }
         let watch = try ChildProcess(CLI.binary, try Watch.args(out, timeout: 60, ["--input-format", "mpegts", "tcp://127.0.0.1:\(server.port)"]))
         usleep(1_500_000)
@@ -157,7 +157,7 @@ enum Watch {
                      "run the tests without OMP_WAIT_POLICY and GOMP_SPINCOUNT set: this test checks what vidar sets by itself")
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let server = try SilentTCPServer()
+        let server = try FeedServer()
         defer { server.stop() }
         let watch = try ChildProcess(CLI.binary, try Watch.args(dir.appendingPathComponent("events.jsonl").path, timeout: 60,
                                                                 ["--input-format", "mpegts", "tcp://127.0.0.1:\(server.port)"]),

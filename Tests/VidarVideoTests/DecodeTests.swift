@@ -99,7 +99,7 @@ func decodeAll(_ name: String, limit: Int = .max) throws -> (MediaSource, [Video
 
     /// A TCP peer that accepts and then sends nothing: every read must end at the timeout, not hang.
     @Test func aSilentNetworkSourceTimesOut() throws {
-        let server = try SilentTCPServer()
+        let server = try FeedServer()
         defer { server.stop() }
         let start = Date()
         #expect {
