@@ -26,7 +26,9 @@ final class Served: Sendable {
         process = try ChildProcess(CLI.binary, ["serve", "--config", dir.appendingPathComponent("vidar.yaml").path] + extra,
                                    environment: environment)
         let text = process.stderr.read(until: { $0.contains(/on http:\/\/127\.0\.0\.1:\d+/) }, seconds: 60)
-        guard let found = text.firstMatch(of: /on http:\/\/127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) }) else { throw ProcessTimeout(description: "serve did not start: \(text)") }
+        guard let found = text.firstMatch(of: /on http:\/\/127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) }) else {
+            throw ProcessTimeout(description: "serve did not start: \(text)")
+        }
         port = found
         log.text.withLock { $0 = text }
         let (handle, log) = (process.stderr, self.log)
