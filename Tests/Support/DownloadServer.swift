@@ -47,6 +47,7 @@ public final class DownloadServer {
             throw ProcessTimeout(description: "the download server did not start: \(line)")
         }
         self.port = port
+        child.keepDraining(stdoutSoFar: line)
     }
 
     public func url(_ kind: String, _ name: String) -> String { "http://127.0.0.1:\(port)/\(kind)/\(name)" }

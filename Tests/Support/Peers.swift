@@ -32,7 +32,10 @@ public final class MosquittoBroker: Sendable {
         // Up when it accepts connections.
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if (try? runProcess("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe", "-m", "x"], timeout: 5))?.status == 0 { return }
+            if (try? runProcess("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe", "-m", "x"], timeout: 5))?.status == 0 {
+                p.keepDraining()   // it logs every connection on stderr
+                return
+            }
             usleep(100_000)
         }
         throw ProcessTimeout(description: "mosquitto did not start on port \(port)")
@@ -79,6 +82,7 @@ public final class MQTTSubscriber: Sendable {
         // Subscribed before anything is published.
         let seen = process.stdout.read(until: { $0.contains("subscribed") }, seconds: 15)
         guard seen.contains("subscribed") else { throw ProcessTimeout(description: "the MQTT subscriber did not subscribe: \(seen)") }
+        process.keepDraining(stdoutSoFar: seen)   // "subscribed" again on every reconnection
     }
 
     public var messages: [(topic: String, payload: String, retain: Bool)] { timedMessages.map { ($0.topic, $0.payload, $0.retain) } }
@@ -139,7 +143,11 @@ public final class WebhookReceiver: Sendable {
             s.serve_forever()
             """, plan, output])
         let seen = process.stdout.read(until: { $0.contains(/port \d+/) }, seconds: 15)
-        if let m = seen.firstMatch(of: /port (\d+)/), let p = Int(m.1) { port = p; return }
+        if let m = seen.firstMatch(of: /port (\d+)/), let p = Int(m.1) {
+            port = p
+            process.keepDraining(stdoutSoFar: seen)
+            return
+        }
         throw ProcessTimeout(description: "the webhook receiver did not start: \(seen)")
     }
 

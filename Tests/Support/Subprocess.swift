@@ -104,6 +104,38 @@ public final class ChildProcess: Sendable {
     }
 }
 
+/// What a child writes on one pipe from now on, read by a thread of its own until the pipe closes, so that a
+/// long-lived peer (a relay, a broker, a server logging every request) never blocks on a full pipe. Keeps the last
+/// `limit` bytes, for failure messages and for tests that look for a log line.
+public final class PipeLog: Sendable {
+    private let text: Mutex<String>
+
+    public init(_ handle: FileHandle, startingWith prefix: String = "", limit: Int = 1 << 20) {
+        text = Mutex(prefix)
+        // The thread holds this log until the pipe closes (when the child and its children are gone).
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                text.withLock {
+                    $0 += String(decoding: chunk, as: UTF8.self)
+                    if $0.utf8.count > limit { $0 = String(decoding: $0.utf8.suffix(limit / 2), as: UTF8.self) }
+                }
+            }
+        }
+    }
+
+    public var contents: String { text.withLock { $0 } }
+}
+
+extension ChildProcess {
+    /// Drains both pipes into `PipeLog`s from now on (after a test has read what it waits for, e.g. a port).
+    @discardableResult
+    public func keepDraining(stdoutSoFar: String = "", stderrSoFar: String = "") -> (stdout: PipeLog, stderr: PipeLog) {
+        (PipeLog(stdout, startingWith: stdoutSoFar), PipeLog(stderr, startingWith: stderrSoFar))
+    }
+}
+
 extension FileHandle {
     /// What a child writes to this pipe, read until `done` holds for the text so far, the writer closes it, or
     /// `seconds` pass (checked between chunks, so a writer gone silent is bounded by its own timeout). For waiting
@@ -172,6 +204,7 @@ public final class LoopbackHTTPServer {
         let text = child.stdout.read(until: { $0.contains(#/port \d+ /#) }, seconds: timeout)
         if let m = text.firstMatch(of: #/port (\d+) /#), let port = Int(m.1) {
             self.port = port
+            child.keepDraining(stdoutSoFar: text)   // a line on stderr for every request
             return
         }
         child.signal(SIGKILL)

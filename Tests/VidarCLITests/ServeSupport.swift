@@ -1,7 +1,6 @@
 // A `vidar serve` started by a test: its configuration in a scratch directory, its port read from its log, its
 // events from a file sink, its API reached with curl.
 import Foundation
-import Synchronization
 import Testing
 import TestSupport
 
@@ -10,12 +9,11 @@ final class Served: Sendable {
     let process: ChildProcess
     let port: Int
     /// Everything serve wrote on stderr so far (read by a thread of its own, so the pipe never fills).
-    private final class Log: Sendable { let text = Mutex("") }
-    private let log = Log()
+    private let log: PipeLog
 
     var configPath: String { dir.appendingPathComponent("vidar.yaml").path }
     var eventsPath: String { dir.appendingPathComponent("events.jsonl").path }
-    var stderr: String { log.text.withLock { $0 } }
+    var stderr: String { log.contents }
 
     /// Starts serve on `yaml` (a file sink and a free loopback port are added unless given).
     init(_ yaml: String, environment: [String: String] = [:], extra: [String] = []) throws {
@@ -30,15 +28,7 @@ final class Served: Sendable {
             throw ProcessTimeout(description: "serve did not start: \(text)")
         }
         port = found
-        log.text.withLock { $0 = text }
-        let (handle, log) = (process.stderr, self.log)
-        Thread.detachNewThread {
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { return }
-                log.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
-            }
-        }
+        log = process.keepDraining(stderrSoFar: text).stderr
     }
 
     deinit {

@@ -45,6 +45,7 @@ func startRTSPRelay() throws -> (ChildProcess, clientPort: Int, sourcePort: Int)
                                                                    "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
                                                                    "--rtp_start_port", "\(20_000 + clientPort % 20_000)"])
         if waitUntilListening(port: clientPort, seconds: 20), waitUntilListening(port: sourcePort, seconds: 20) {
+            relay.keepDraining()   // it logs every publisher and player
             return (relay, clientPort, sourcePort)
         }
         let exited = relay.poll()
