@@ -112,6 +112,26 @@ class TrainingTests(unittest.TestCase):
         self.assertFalse(np.array_equal(initial["layer1.0.conv1.0.weight"].numpy(), state["layer1.0.conv1.0.weight"].numpy()),
                          "the training steps did not change the weights")
 
+    def test_the_folded_weight_gradient_is_conv3ds(self):
+        # train.py's convolutions compute their weight gradient as a conv2d's (time taps folded into channels):
+        # every parameter's gradient must be PyTorch's own conv3d's, to fp32 summation order.
+        torch.set_num_threads(2)
+        torch.manual_seed(3)
+        model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+        folded = [m for m in model.modules() if type(m) is train.FoldedConv3d]
+        self.assertEqual(len(folded), 12, "every convolution (stem, 8 in the blocks, 3 downsamples) is a FoldedConv3d")
+        x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
+        grads = []
+        for cls in (train.FoldedConv3d, torch.nn.Conv3d):
+            for m in folded:
+                m.__class__ = cls
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+        for k, ref in grads[1].items():
+            err = (grads[0][k] - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
+            self.assertLess(err, 1e-4, f"{k}: folded gradient differs from conv3d's by {err:.2e} of its largest")
+
     def test_the_input_transform_is_torchvisions_preset_without_augmentation(self):
         # to_input must match the R3D-18 preset vidar applies (centre 112×112 crop of 128×171, ImageNet-Kinetics
         # mean/std, channels first) exactly; with augmentation it must stay the same shape and differ.
