@@ -54,7 +54,8 @@ def folded_weight_grad(x, g, weight_shape, stride, padding):
     """The gradient of a conv3d's weight, computed as a conv2d's: the kernel's time taps folded into the input
     channels (X'[n·t, (kt, i)] = x[n, i, stride·t + kt − padding]). The same sums as conv3d's own weight gradient,
     grouped differently; PyTorch's oneDNN takes 3.5× as long for this network's 8-channel 3D layers, where most
-    of a training step went (a step: 1.42 → about 1.05 s). Both operands are built channels-last in one copy each (oneDNN's fast layout)."""
+    of a training step went (a step: 1.42 → about 1.05 s). Both operands are built channels-last (oneDNN's fast
+    layout) in one copy each."""
     n, cin, t_in, h, w = x.shape
     cout, _, kt, kh, kw = weight_shape
     t_out, st, pt = g.shape[2], stride[0], padding[0]
