@@ -42,7 +42,10 @@ let package = Package(
         // The command line: one declaration per option drives parsing and help; errors → exit codes in one place.
         .target(name: "VidarCLI", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService"]),
         .executableTarget(name: "vidar", dependencies: ["VidarCLI"]),
-        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService", "TestSupport"], path: "Benchmarks/VidarBench"),
+        .executableTarget(name: "vidar-bench", dependencies: ["Vidar", "VidarVideo", "VidarStream", "VidarService", "TestSupport", "CPeak"],
+                          path: "Benchmarks/VidarBench"),
+        // The arithmetic peak the layers benchmark reads each convolution's GFLOP/s against, measured by a loop.
+        .target(name: "CPeak", path: "Benchmarks/CPeak"),
         .target(name: "TestSupport", path: "Tests/Support"),
         // Every parser of untrusted bytes as a fuzz harness: a corpus replayer here, libFuzzer's target in `make fuzz`.
         .executableTarget(name: "vidar-fuzz", dependencies: ["Vidar", "VidarNN", "VidarService", "VidarStream", "TestSupport"],

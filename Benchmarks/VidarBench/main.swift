@@ -7,7 +7,7 @@
 //   vidar-bench archive …    files/hour and real-time factor of one label worker; what --resume costs (ArchiveBench.swift)
 //   vidar-bench events …     events/s to MQTT and a webhook beside Python peers; frame → subscriber latency (EventsBench.swift)
 //   vidar-bench precision …  bf16's per-clip agreement with fp32 on real footage and demo videos (PrecisionBench.swift)
-//   vidar-bench layers …     per-layer time and GFLOP/s of one clip through the oneDNN plan (LayersBench.swift)
+//   vidar-bench layers …     per-layer time, GFLOP/s and share of the measured peak of one clip (LayersBench.swift)
 //   vidar-bench serve …      how many live 720p cameras one serve handles, beside separate watch processes (ServeBench.swift)
 import Foundation
 
