@@ -112,6 +112,18 @@ class TrainingTests(unittest.TestCase):
         self.assertFalse(np.array_equal(initial["layer1.0.conv1.0.weight"].numpy(), state["layer1.0.conv1.0.weight"].numpy()),
                          "the training steps did not change the weights")
 
+    def test_the_data_digest_changes_with_one_pixel_and_only_then(self):
+        # The report's data_sha256 separates a retraining's data from its arithmetic: equal clips give equal digests,
+        # one changed pixel or label another.
+        frames = torch.randint(0, 256, (2, 16, 8, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+        labels = torch.tensor([1, 2])
+        digest = train.data_digest(frames, labels)
+        self.assertEqual(digest, train.data_digest(frames.clone(), labels.clone()))
+        changed = frames.clone()
+        changed[1, 7, 3, 3, 0] ^= 1
+        self.assertNotEqual(digest, train.data_digest(changed, labels))
+        self.assertNotEqual(digest, train.data_digest(frames, torch.tensor([1, 3])))
+
     def test_the_folded_weight_gradient_is_conv3ds(self):
         # train.py's convolutions compute their weight gradient as a conv2d's (time taps folded into channels):
         # every parameter's gradient must be PyTorch's own conv3d's, to fp32 summation order.

@@ -237,6 +237,23 @@ def tensors_digest(tensors):
     return h.hexdigest()
 
 
+def data_digest(*tensors):
+    """sha256 of the rendered clips and labels (shapes and bytes, in order): a retraining on another machine that
+    gets other weights can tell whether its data or its arithmetic differed."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(f"{list(t.shape)}:".encode() + t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def machine():
+    """The CPU and PyTorch's kernel choice, which decide the order of the floating-point sums (and so the last bits)."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown")
+    capability = next((line.split(":", 1)[1].strip() for line in torch.__config__.show().splitlines()
+                       if "CPU capability usage" in line), "unknown")
+    return {"cpu": cpu, "torch_cpu_capability": capability}
+
+
 def weights_digest(path):
     """The digest of a safetensors file's tensors, not its metadata (which records times), so a retraining can be
     checked against the shipped file."""
@@ -309,9 +326,11 @@ def main():
     t0 = time.time()
     xtr, ytr = dataset(TRAIN_PER_CLASS, "train")
     xva, yva = dataset(VAL_PER_CLASS, "validation")
+    data = data_digest(xtr, ytr, xva, yva)
     xva = to_input(xva)   # validation clips never change: prepared once, not every epoch
     render = time.time() - t0
-    print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE})", flush=True)
+    print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE}); "
+          f"data sha256 {data}", flush=True)
     model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
     start_from(model, INIT)
     opt, sched = optimizer(model, EPOCHS * math.ceil(len(ytr) / BATCH))
@@ -351,7 +370,8 @@ def main():
           "identical to the file it replaced" if previous == digest else f"the file it replaced had {previous}"), flush=True)
     report = {"val_accuracy": history[-1]["val_accuracy"], "val_accuracy_per_class": per_class, "render_seconds": render,
               "seconds": time.time() - t0, "history": history,
-              "parameters": sum(p.numel() for p in model.parameters()), "weights_sha256": digest}
+              "parameters": sum(p.numel() for p in model.parameters()), "weights_sha256": digest, "data_sha256": data,
+              "machine": machine()}
     json.dump(report, open(OUT.rsplit(".", 1)[0] + ".report.json", "w"), indent=1)
     print(json.dumps(report), flush=True)
 
