@@ -104,9 +104,9 @@ func convolutionFlops(_ problem: String, excludingPadding: Bool = false) -> Doub
         return Int(problem[r.upperBound...].prefix { $0.isNumber })
     }
     /// Output positions × taps along one dimension (input i, output o, kernel k, stride s, dilation d as oneDNN
-    /// writes it: 0 for none, padding p).
-    func taps(_ dim: String, default one: Int?) -> Double? {
-        guard let o = value("o\(dim)") ?? one, let k = value("k\(dim)") ?? one else { return nil }
+    /// writes it: 0 for none, padding p); a 2D problem has no depth, which counts as size `missing`.
+    func taps(_ dim: String, default missing: Int?) -> Double? {
+        guard let o = value("o\(dim)") ?? missing, let k = value("k\(dim)") ?? missing else { return nil }
         guard excludingPadding, let i = value("i\(dim)") else { return Double(o * k) }
         let s = value("s\(dim)") ?? 1, d = (value("d\(dim)") ?? 0) + 1, p = value("p\(dim)") ?? 0
         var inside = 0
