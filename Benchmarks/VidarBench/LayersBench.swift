@@ -45,7 +45,11 @@ func runLayersBench(_ argv: [String]) {
         + "--batch \(batch) --runs \(runs) --threads \(threads)"
     let lines = shell(command).split(separator: "\n").map(String.init)
     guard let marker = lines.firstIndex(of: "vidar-layers-timed") else { fail("the child run failed: \(command)") }
-    struct Layer { var kind: String, impl: String, problem: String, format: String?, ms: Double = 0, count = 0, flops: Double = 0, needed: Double = 0 }
+    struct Layer {
+        var kind: String, impl: String, problem: String, format: String?, ms: Double = 0, count = 0, flops: Double = 0, needed: Double = 0
+        /// Giga-operations per second of `operations` per call over this layer's calls in `runs` runs.
+        func rate(_ operations: Double, runs: Int) -> Double { operations * Double(count / runs) / (ms / Double(runs) / 1e3) / 1e9 }
+    }
     var layers: [Layer] = []
     var index: [String: Int] = [:]
     for line in lines[(marker + 1)...] where line.hasPrefix("onednn_verbose,exec,") {
@@ -76,10 +80,8 @@ func runLayersBench(_ argv: [String]) {
     print("kind          implementation                       problem                                        calls  ms/clip   GFLOP/s  % peak  share")
     for l in layers {
         let perRun = l.ms / Double(runs)
-        let rate = l.flops * Double(l.count / runs) / (perRun / 1e3) / 1e9
-        let gflops = l.flops > 0 ? String(format: "%8.0f", rate) : "       -"
-        let neededRate = l.needed * Double(l.count / runs) / (perRun / 1e3) / 1e9
-        let ofPeak = l.needed > 0 ? l.format.flatMap { peaks[$0] }.map { String(format: "%5.1f", 100 * neededRate / $0) } ?? "    -" : "    -"
+        let gflops = l.flops > 0 ? String(format: "%8.0f", l.rate(l.flops, runs: runs)) : "       -"
+        let ofPeak = l.needed > 0 ? l.format.flatMap { peaks[$0] }.map { String(format: "%5.1f", 100 * l.rate(l.needed, runs: runs) / $0) } ?? "    -" : "    -"
         print(l.kind.padding(toLength: 14, withPad: " ", startingAt: 0) + l.impl.padding(toLength: 37, withPad: " ", startingAt: 0)
               + String(l.problem.prefix(46)).padding(toLength: 47, withPad: " ", startingAt: 0)
               + String(format: "%5d %8.2f  %@   %@  %4.1f %%", l.count / runs, perRun / Double(batch), gflops, ofPeak, 100 * perRun / total))
@@ -87,8 +89,9 @@ func runLayersBench(_ argv: [String]) {
     print(String(format: "\ntotal in oneDNN primitives: %.1f ms per call, %.1f ms per clip", total, total / Double(batch)))
     // The whole clip against the hardware: how long its convolutions would take at the peak of each one's format.
     let convolutions = layers.compactMap { l in l.needed > 0 ? l.format.flatMap { peaks[$0] }.map { (layer: l, peak: $0) } : nil }
-    let atPeak = convolutions.reduce(0.0) { $0 + $1.layer.needed * Double($1.layer.count / runs) / ($1.peak * 1e9) * 1e3 }
+    // A layer's time at peak is its time now scaled by its share of the peak.
     let convolutionMs = convolutions.reduce(0.0) { $0 + $1.layer.ms } / Double(runs)
+    let atPeak = convolutions.reduce(0.0) { $0 + $1.layer.ms / Double(runs) * $1.layer.rate($1.layer.needed, runs: runs) / $1.peak }
     if !convolutions.isEmpty {
         print(String(format: "convolutions: %.1f ms per call, %.1f ms at the measured peak of their formats (%.1f %% of peak)",
                      convolutionMs, atPeak, 100 * atPeak / convolutionMs))
