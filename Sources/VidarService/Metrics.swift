@@ -63,6 +63,8 @@ extension Service {
         m.histogram("vidar_inference_seconds", scheduler.inferenceSeconds)
         m.family("vidar_batch_size", "histogram", "clips per network call")
         m.histogram("vidar_batch_size", scheduler.batchSize)
+        m.family("vidar_inference_busy_seconds_total", "counter", "seconds each inference worker spent in network calls")
+        for (w, seconds) in scheduler.busySeconds.enumerated() { m.sample("vidar_inference_busy_seconds_total", [("worker", String(w))], seconds) }
         m.family("vidar_inference_failures_total", "counter", "network calls that failed (their clips were lost)")
         m.sample("vidar_inference_failures_total", [], Double(scheduler.failures))
         m.family("vidar_events_total", "counter", "events produced, by type")

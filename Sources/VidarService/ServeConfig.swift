@@ -50,6 +50,7 @@ public struct ServeConfig: Sendable {
     public var spoolSyncInterval = 1.0
     /// Seconds SIGTERM waits for sinks to deliver what they hold (the rest stays in the spool).
     public var flushTimeout = 5.0
+    /// Clips per network call: across streams with one inference loop, one stream's with several.
     public var maxBatch = 4
     /// Inference loops sharing `threads` compute threads and the one model (InferenceScheduler.Options.workers);
     /// nil: `auto`.
@@ -58,7 +59,7 @@ public struct ServeConfig: Sendable {
     /// 12 streams instead of 10 with the bundled model, 5 instead of 4 with r3d_18 at bf16; one stream alone waits
     /// longer for its clip (one thread instead of two), which a single camera can afford.
     public var workers: Int { min(inferenceWorkers ?? (threads >= 2 ? 2 : 1), threads) }
-    /// Milliseconds a partial batch may wait for more clips.
+    /// Milliseconds a partial batch may wait for more clips (one inference loop; several never wait).
     public var batchWaitMs = 20.0
     /// /livez fails when the inference loop has shown no sign of life for this many seconds.
     public var livenessTimeout = 30.0
