@@ -32,8 +32,12 @@ func runServeBench(_ argv: [String]) {
             guard kv.count == 2 else { fail("--serve-option takes KEY=VALUE (a top-level serve setting, e.g. inference_workers=2)") }
             o.serveSettings.append((kv[0], kv[1]))
         case "--modes": i += 1; o.modes = (argv[safe: i] ?? "").split(separator: ",").map(String.init)
+        case "--max-streams":
+            i += 1
+            guard let n = Int(argv[safe: i] ?? ""), n >= 1 else { fail("--max-streams takes a count ≥ 1") }
+            for model in o.maxStreams.keys { o.maxStreams[model] = n }
         default: fail("usage: vidar-bench serve [--fixtures DIR] [--model vidar-actions|r3d_18] [--precision fp32|bf16] [--warmup S (15)] "
-                      + "[--window S (30)] [--serve-option KEY=VALUE]… [--modes serve,separate]")
+                      + "[--window S (30)] [--serve-option KEY=VALUE]… [--modes serve,separate] [--max-streams N (16; r3d_18 6)]")
         }
         i += 1
     }
@@ -103,6 +107,9 @@ struct Trial {
     }
 }
 
+/// Seconds between the stats events a trial reads its figures from.
+private let statsInterval = 5.0
+
 /// One measurement: N cameras, served by one process or by N watch processes.
 private func trial(mode: String, streams n: Int, model: String, video: String, binary: String, dir: URL, options o: ServeBenchOptions,
                    brokenExtras: Bool = false) -> Trial {
@@ -127,7 +134,8 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
     if mode == "serve" {
         let events = dir.appendingPathComponent("serve-\(n).jsonl").path
         try? FileManager.default.removeItem(atPath: events)
-        var yaml = "model: \(model)\nprecision: \(o.precision)\nlisten: 127.0.0.1:\(benchFreePort())\nstats_interval: 5\nevents: [\"file:\(events)\"]\n"
+        var yaml = "model: \(model)\nprecision: \(o.precision)\nlisten: 127.0.0.1:\(benchFreePort())\nstats_interval: \(Int(statsInterval))\n"
+            + "events: [\"file:\(events)\"]\n"
             + "update_interval: null\nstall_timeout: 5\n" + o.serveSettings.map { "\($0.0): \($0.1)\n" }.joined() + "streams:\n"
         for (k, port) in ports.enumerated() { yaml += "  cam\(k):\n    url: http://127.0.0.1:\(port)\n" }
         if brokenExtras {
@@ -141,18 +149,20 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
         for (k, port) in ports.enumerated() {
             let events = dir.appendingPathComponent("watch-\(n)-\(k).jsonl").path
             try? FileManager.default.removeItem(atPath: events)
-            vidars.append(launch(binary, ["watch", "--model", model, "--precision", o.precision, "--quiet", "--stats-interval", "5", "-o", events,
-                                          "http://127.0.0.1:\(port)"]))
+            vidars.append(launch(binary, ["watch", "--model", model, "--precision", o.precision, "--quiet",
+                                          "--stats-interval", "\(Int(statsInterval))", "-o", events, "http://127.0.0.1:\(port)"]))
             eventFiles.append(events)
         }
     }
     // The stalled camera freezes (SIGSTOP) once connected: its socket stays open, nothing more arrives.
     if let stalledCamera { usleep(UInt32(o.warmup / 2 * 1e6)); kill(stalledCamera.processIdentifier, SIGSTOP) }
     usleep(UInt32((brokenExtras ? o.warmup / 2 : o.warmup) * 1e6))
-    // Stats events every 5 s carry each interval's drops, rate and latency; the window is the ones that fall in it.
+    // Stats events every 5 s carry each interval's drops, rate and latency. The window runs from each stream's first
+    // stats event after the warm-up (its counters are the baseline: the interval it reports is partly warm-up, when
+    // the stalled camera was still live) through the `window` seconds of intervals after it.
     var peak = 0.0
     let windowStart = Date()
-    let windowEnd = windowStart.addingTimeInterval(o.window)
+    let windowEnd = windowStart.addingTimeInterval(o.window + statsInterval)
     while Date() < windowEnd.addingTimeInterval(1) {
         peak = max(peak, vidars.reduce(0.0) { $0 + (procSample($1.processIdentifier)?.rssMB ?? 0) })
         usleep(1_000_000)
@@ -178,10 +188,10 @@ private func trial(mode: String, streams n: Int, model: String, video: String, b
             byStream[e["stream"] as! String, default: []].append((utc, e))
         }
         for (stream, stats) in byStream where stream != "dead" && stream != "stalled" {
-            let before = stats.last { $0.0 <= windowStart }?.1
-            let inside = stats.filter { $0.0 > windowStart && $0.0 <= windowEnd.addingTimeInterval(1) }.map(\.1)
+            guard let (from, before) = stats.first(where: { $0.0 >= windowStart }) else { continue }
+            let inside = stats.filter { $0.0 > from && $0.0 <= from.addingTimeInterval(o.window + 1) }.map(\.1)
             guard let last = inside.last else { continue }
-            t.dropped += (last["dropped_clips"] as? Int ?? 0) - (before?["dropped_clips"] as? Int ?? 0)
+            t.dropped += (last["dropped_clips"] as? Int ?? 0) - (before["dropped_clips"] as? Int ?? 0)
             t.clipsPerSecond += inside.compactMap { $0["clips_per_second"] as? Double }.reduce(0, +) / Double(inside.count)
             t.framesPerSecond += inside.compactMap { ($0["decoded_fps"] as? NSNumber)?.doubleValue }.reduce(0, +) / Double(inside.count)
             if last["connected"] as? Bool == true { t.connected += 1 }
