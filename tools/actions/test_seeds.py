@@ -2,7 +2,8 @@
 """The bundled model's data never overlaps its evaluation: seed ranges, footage and patterns are disjoint, and
 every seed train.py, make_clips.sh and evaluate_actions.py actually use lies in its own range. And a seed decides
 its clip: every no-actor source renders the same frames twice, and training the same clips twice gives the same
-weights, so `make model` and `make eval` can be reproduced.
+weights, so `make model` and `make eval` can be reproduced. A wider network started from version 1 (widen.py)
+computes what version 1 computes.
 
     /usr/bin/python3 tools/actions/test_seeds.py      (run by the Swift test BundledModelDataTests)
 """
@@ -155,6 +156,30 @@ class TrainingTests(unittest.TestCase):
         augmented = train.to_input(frames, torch.Generator().manual_seed(4))
         self.assertEqual(tuple(augmented.shape), expected.shape)
         self.assertFalse(np.array_equal(augmented.numpy(), expected), "augmentation changed nothing")
+
+
+class WidenTests(unittest.TestCase):
+    def test_a_widened_network_computes_what_version_1_computes_and_its_copies_learn_apart(self):
+        c = train.CONFIG
+        narrow = train.SmallVideoResNet(c["widths"], c["blocks"], c["stemWidth"], c["numClasses"])
+        train.start_from(narrow, train.INIT)
+        wide_widths = [w * 3 // 2 for w in c["widths"]]
+        wide = train.SmallVideoResNet(wide_widths, c["blocks"], wide_widths[0], c["numClasses"])
+        train.start_from(wide, train.INIT)
+        x = torch.randn(2, 3, 8, 64, 64, generator=torch.Generator().manual_seed(3))
+        narrow.eval()
+        wide.eval()
+        with torch.no_grad():
+            a, b = narrow(x), wide(x)
+        self.assertGreater(a.abs().max().item(), 0.1)
+        self.assertLess((a - b).abs().max().item(), 1e-5 * a.abs().max().item() + 1e-6, "the same logits, to fp32 rounding")
+        # A copied filter and its original get different gradients (their readers' shares differ).
+        wide.train()
+        wide(x).logsumexp(1).sum().backward()
+        w, g = wide.layer3[0].conv1[0].weight, wide.layer3[0].conv1[0].weight.grad
+        pairs = [(i, j) for i in range(c["widths"][2]) for j in range(c["widths"][2], w.shape[0]) if torch.equal(w[i], w[j])]
+        self.assertEqual(len(pairs), w.shape[0] - c["widths"][2], "every new filter copies an original")
+        self.assertTrue(all(not torch.allclose(g[i], g[j]) for i, j in pairs), "copies learn apart")
 
 
 if __name__ == "__main__":

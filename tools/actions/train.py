@@ -32,6 +32,7 @@ import actiongen  # noqa: E402
 import backgrounds  # noqa: E402
 import seeds  # noqa: E402
 import transcode  # noqa: E402
+import widen  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "Sources/Vidar/Resources/vidar-actions.safetensors"
 VERSION = "4"
@@ -48,6 +49,11 @@ MEAN = np.array([0.43216, 0.394666, 0.37645], np.float32)
 STD = np.array([0.22803, 0.22145, 0.216989], np.float32)
 CONFIG = {"stem": "basic", "stemWidth": 8, "stemMidWidth": 45, "convKinds": ["conv3d"] * 4, "blocks": [1, 1, 1, 1],
           "widths": [8, 16, 32, 64], "numClasses": len(actiongen.LABELS), "inputChannels": 3}
+# `train.py OUT --widths 12,24,48,96`: an experiment with wider stages (the stem takes layer1's width), started from
+# version 1 widened (widen.py). The shipped model is CONFIG's.
+if "--widths" in sys.argv[2:]:
+    CONFIG["widths"] = [int(w) for w in sys.argv[sys.argv.index("--widths") + 1].split(",")]
+    CONFIG["stemWidth"] = CONFIG["widths"][0]
 
 
 def folded_weight_grad(x, g, weight_shape, stride, padding):
@@ -261,9 +267,15 @@ def weights_digest(path):
 
 
 def start_from(model, path):
-    """Loads version 1's weights; its classifier has one row per action, the background row starts at zero."""
+    """Loads version 1's weights; its classifier has one row per action, the background row starts at zero. A wider
+    network starts from them widened: it computes what version 1 computes (widen.py)."""
     state = model.state_dict()
-    for name, t in load_safetensors(path).items():
+    init = load_safetensors(path)
+    blocks = [len(getattr(model, f"layer{i}")) for i in range(1, 5)]
+    have, want = widen.widths_of(init, blocks), widen.widths_of(state, blocks)
+    if have != want:
+        init = widen.widen(init, *have, *want, blocks, torch.Generator().manual_seed(2))
+    for name, t in init.items():
         if name.startswith("fc."):
             state[name].zero_()
             state[name][:t.shape[0]] = t
