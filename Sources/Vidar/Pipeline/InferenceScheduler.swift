@@ -51,8 +51,9 @@ public final class InferenceScheduler: Sendable {
         self.backend = backend
         self.options = options
         self.finished = finished
-        metrics = SchedulerMetrics(workers: max(1, options.workers))
-        heartbeats = Mutex(Array(repeating: DispatchTime.now().uptimeNanoseconds, count: max(1, options.workers)))
+        let workers = max(1, options.workers)
+        metrics = SchedulerMetrics(workers: workers)
+        heartbeats = Mutex(Array(repeating: DispatchTime.now().uptimeNanoseconds, count: workers))
         let spec = ProcessInfo.processInfo.environment["VIDAR_FAULT_INFERENCE_STALL"]?.split(separator: "@").map(String.init) ?? []
         if spec.count == 2, let seconds = Double(spec[0]), let batch = Int(spec[1]) { fault = (seconds, batch) } else { fault = nil }
     }
