@@ -235,21 +235,23 @@ def load_safetensors(path):
     return out
 
 
+def _digest(labelled):
+    """sha256 of (label, tensor) pairs in order: each label, the tensor's shape and its bytes."""
+    h = hashlib.sha256()
+    for label, t in labelled:
+        h.update(f"{label}{list(t.shape)}:".encode() + t.numpy().tobytes())
+    return h.hexdigest()
+
+
 def tensors_digest(tensors):
     """sha256 of named tensors (names, shapes, bytes): equal digests are the same weights."""
-    h = hashlib.sha256()
-    for name, t in sorted(tensors.items()):
-        h.update(f"{name}:{list(t.shape)}:".encode() + t.numpy().tobytes())
-    return h.hexdigest()
+    return _digest((f"{name}:", t) for name, t in sorted(tensors.items()))
 
 
 def data_digest(*tensors):
     """sha256 of the rendered clips and labels (shapes and bytes, in order): a retraining on another machine that
     gets other weights can tell whether its data or its arithmetic differed."""
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(f"{list(t.shape)}:".encode() + t.numpy().tobytes())
-    return h.hexdigest()
+    return _digest(("", t) for t in tensors)
 
 
 def machine():
