@@ -22,9 +22,15 @@ LABELS = ACTIONS + [NO_ACTION]   # the model's classes: the last is the backgrou
 H, W, FPS = 128, 171, 15
 
 
-def figure_colour(rng, bg_at):
+# How often a figure is drawn in each colour mode and stands behind an occluder: the evaluation's (and the demo's)
+# mix. Training may draw the hard cases more often (train.py); the random draws are the same either way, so a seed
+# renders the same video under any mix that leaves its modes alone.
+APPEARANCE = {"colours": {"random": 0.55, "low": 0.3, "dark": 0.15}, "occluded": 0.25}
+
+
+def figure_colour(rng, bg_at, colours):
     """A figure colour against the background colour under it: random, low contrast, or dark on dark."""
-    mode = rng.choice(["random", "low", "dark"], p=[0.55, 0.3, 0.15])
+    mode = rng.choice(list(colours), p=list(colours.values()))
     if mode == "random":
         return rng.uniform(0, 1, 3)
     if mode == "low":
@@ -116,7 +122,7 @@ class Camera:
 class Scene:
     """A background, distractors, an occluder and camera behaviour; one per video or clip."""
 
-    def __init__(self, rng, figure=None, distractors=(0, 4)):
+    def __init__(self, rng, figure=None, distractors=(0, 4), appearance=APPEARANCE):
         self.rng = rng
         self.yy, self.xx = np.mgrid[0:H, 0:W].astype(np.float32)
         dark = rng.uniform() < 0.15
@@ -130,13 +136,13 @@ class Scene:
                              rng.uniform(0, 25) if rng.uniform() < 0.3 else 0.0, rng.uniform(0.5, 3))
                             for _ in range(rng.integers(distractors[0], distractors[1] + 1))]
         self.occluder = None
-        if figure is not None and rng.uniform() < 0.25:   # a post or box in front of part of the figure
+        if figure is not None and rng.uniform() < appearance["occluded"]:   # a post or box in front of part of the figure
             w, h = rng.uniform(6, 30), rng.uniform(15, 70)
             self.occluder = (figure.x + rng.uniform(-25, 25) - w / 2, rng.uniform(20, H) - h, w, h, rng.uniform(0, 1, 3))
         self.camera = Camera(rng)
         self.noise = rng.uniform(0.0, 0.05)
         if figure is not None:
-            figure.color = figure_colour(rng, self.background(np.array([[figure.x]]), np.array([[figure.y]]))[0, 0])
+            figure.color = figure_colour(rng, self.background(np.array([[figure.x]]), np.array([[figure.y]]))[0, 0], appearance["colours"])
 
     def background(self, X, Y):
         g = (X * self.dir[0] + Y * self.dir[1]) / (W + H) + 0.5
@@ -174,7 +180,7 @@ def walk_offset(action, t, fig):
     return {"walking_left": -v * t, "walking_right": v * t}.get(action, 0.0)
 
 
-def clip_setup(seed, action):
+def clip_setup(seed, action, appearance=APPEARANCE):
     """The random actor, scene and start time of one clip, and the generator that goes on to render it."""
     rng = np.random.default_rng(seed)
     fig = Figure(rng)
@@ -186,13 +192,13 @@ def clip_setup(seed, action):
     elif rng.uniform() < 0.2:
         fig.x = rng.choice([rng.uniform(24, 40), rng.uniform(W - 40, W - 24)])
     empty = action == NO_ACTION
-    scene = Scene(rng, None if empty else fig, distractors=(0, 8) if empty else (0, 4))
+    scene = Scene(rng, None if empty else fig, distractors=(0, 8) if empty else (0, 4), appearance=appearance)
     return rng, fig, scene, rng.uniform(0, 3)
 
 
-def clip_frames(seed, action, seconds, fps=FPS):
+def clip_frames(seed, action, seconds, fps=FPS, appearance=APPEARANCE):
     """Frames (at `fps`) of one clip of `action` (NO_ACTION: the scene without anybody), `seconds` long."""
-    rng, fig, scene, t0 = clip_setup(seed, action)
+    rng, fig, scene, t0 = clip_setup(seed, action, appearance)
     empty = action == NO_ACTION
     return [scene.render(None if empty else fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
             for i in range(int(math.ceil(seconds * fps)) + 1)]

@@ -16,6 +16,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Benchmarks", "eval"))
+import actiongen  # noqa: E402
 import evaluate_actions  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -156,6 +157,25 @@ class TrainingTests(unittest.TestCase):
         augmented = train.to_input(frames, torch.Generator().manual_seed(4))
         self.assertEqual(tuple(augmented.shape), expected.shape)
         self.assertFalse(np.array_equal(augmented.numpy(), expected), "augmentation changed nothing")
+
+    def test_the_hard_mix_draws_more_hard_cases_and_leaves_other_draws_alone(self):
+        # train.py --hard draws occluders and dark figures more often; a seed whose draws agree under both mixes
+        # renders the same clip (the evaluation's videos keep the default mix).
+        agree = occluded = dark = 0
+        for k in range(400):
+            seed = seeds.seed("train", k)
+            _, fa, sa, ta = actiongen.clip_setup(seed, "waving")
+            _, fb, sb, tb = actiongen.clip_setup(seed, "waving", train.HARD_APPEARANCE)
+            occluded += (sb.occluder is not None) - (sa.occluder is not None)
+            dark += int(fb.color.max() < 0.18) - int(fa.color.max() < 0.18)
+            if (sa.occluder is None) == (sb.occluder is None) and np.array_equal(fa.color, fb.color):
+                agree += 1
+                self.assertEqual((sa.noise, sa.camera.jitter, ta), (sb.noise, sb.camera.jitter, tb), seed)
+        self.assertGreater(occluded, 20, "more occluders under the hard mix")
+        self.assertGreater(dark, 10, "more dark figures under the hard mix")
+        self.assertGreater(agree, 200, "most seeds render the same clip under both mixes")
+        frames = actiongen.clip_frames(seeds.seed("train", 0), "waving", 0.5, appearance=actiongen.APPEARANCE)
+        self.assertTrue(all(np.array_equal(x, y) for x, y in zip(frames, actiongen.clip_frames(seeds.seed("train", 0), "waving", 0.5))))
 
 
 class WidenTests(unittest.TestCase):

@@ -49,11 +49,22 @@ MEAN = np.array([0.43216, 0.394666, 0.37645], np.float32)
 STD = np.array([0.22803, 0.22145, 0.216989], np.float32)
 CONFIG = {"stem": "basic", "stemWidth": 8, "stemMidWidth": 45, "convKinds": ["conv3d"] * 4, "blocks": [1, 1, 1, 1],
           "widths": [8, 16, 32, 64], "numClasses": len(actiongen.LABELS), "inputChannels": 3}
-# `train.py OUT --widths 12,24,48,96`: an experiment with wider stages (the stem takes layer1's width), started from
-# version 1 widened (widen.py). The shipped model is CONFIG's.
-if "--widths" in sys.argv[2:]:
-    CONFIG["widths"] = [int(w) for w in sys.argv[sys.argv.index("--widths") + 1].split(",")]
+
+
+def option(name):
+    """The value after `name` on the command line, or None: experiments only; the shipped model uses no options."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[2:-1] else None
+
+
+# `train.py OUT --widths 12,24,48,96`: wider stages (the stem takes layer1's width), started from version 1 widened
+# (widen.py). `--epochs N`: a longer or shorter schedule.
+if option("--widths"):
+    CONFIG["widths"] = [int(w) for w in option("--widths").split(",")]
     CONFIG["stemWidth"] = CONFIG["widths"][0]
+EPOCHS = int(option("--epochs") or EPOCHS)
+# `--hard`: training clips draw the generator's hard appearances more often (validation keeps the evaluation's mix).
+HARD_APPEARANCE = {"colours": {"random": 0.35, "low": 0.45, "dark": 0.2}, "occluded": 0.35}
+TRAIN_APPEARANCE = HARD_APPEARANCE if "--hard" in sys.argv[2:] else actiongen.APPEARANCE
 
 
 def folded_weight_grad(x, g, weight_shape, stride, padding):
@@ -185,14 +196,15 @@ def jobs(per_class, purpose):
 ROUND_TRIP_CLIPS = 8   # clips sharing one encoding (one file, one encoder start; a keyframe at each clip)
 
 
-def render(batch):
+def render(job):
     """Clips through one random round trip (the first clip's seed picks it; each clip's seed its content)."""
+    appearance, batch = job
     enc = transcode.random_encoding(np.random.default_rng([batch[0][0], 1]))
     seconds = 16 / actiongen.FPS + 0.1
     clips = []
     for seed, c, kind in batch:
         if kind == "action":
-            clips.append(actiongen.clip_frames(seed, actiongen.LABELS[c], seconds, enc["fps"]))
+            clips.append(actiongen.clip_frames(seed, actiongen.LABELS[c], seconds, enc["fps"], appearance))
         else:
             clips.append(backgrounds.frames(kind, seed, seconds, enc["fps"]))
     return transcode.round_trip(clips, enc)
@@ -200,9 +212,11 @@ def render(batch):
 
 def dataset(per_class, purpose):
     todo = jobs(per_class, purpose)
-    # Rendered clips are cached by what decides them: the generator's code and footage list, the clips' seeds and kinds.
+    appearance = TRAIN_APPEARANCE if purpose == "train" else actiongen.APPEARANCE
+    # Rendered clips are cached by what decides them: the generator's code and footage list, the clips' seeds, kinds
+    # and appearance mix.
     sources = [os.path.join(os.path.dirname(__file__), f) for f in ("actiongen.py", "backgrounds.py", "seeds.py", "transcode.py")]
-    key = hashlib.sha256(b"".join(open(f, "rb").read() for f in sources) + repr((todo, ROUND_TRIP_CLIPS)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(b"".join(open(f, "rb").read() for f in sources) + repr((todo, ROUND_TRIP_CLIPS, appearance)).encode()).hexdigest()[:16]
     cached = os.path.join(CACHE, f"{purpose}-{key}.npz")
     if os.path.exists(cached):
         z = np.load(cached)
@@ -210,7 +224,7 @@ def dataset(per_class, purpose):
     else:
         for name in seeds.TRAIN_FOOTAGE:                         # fetch once, before the workers start
             backgrounds.footage_file(name)
-        batches = [todo[i:i + ROUND_TRIP_CLIPS] for i in range(0, len(todo), ROUND_TRIP_CLIPS)]
+        batches = [(appearance, todo[i:i + ROUND_TRIP_CLIPS]) for i in range(0, len(todo), ROUND_TRIP_CLIPS)]
         with multiprocessing.get_context("fork").Pool(2) as pool:
             frames = np.stack([clip for rendered in pool.map(render, batches, chunksize=1) for clip in rendered])
         ys = np.array([c for _, c, _ in todo])
@@ -372,7 +386,7 @@ def main():
                                                "sha256": hashlib.sha256(open(INIT, "rb").read()).hexdigest()}, "history": history,
                                       "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__,
                                       "data": {"seeds": {k: [r.start, r.stop] for k, r in seeds.RANGES.items()},
-                                               "background": BACKGROUND_SHARE, "footage": seeds.TRAIN_FOOTAGE,
+                                               "background": BACKGROUND_SHARE, "appearance": TRAIN_APPEARANCE, "footage": seeds.TRAIN_FOOTAGE,
                                                "patterns": seeds.TRAIN_PATTERNS,
                                                "round_trip": {"sizes": [s for s, _ in transcode.SIZES], "fps": [24, 60],
                                                               "codecs": ["h264", "vp9", "mjpeg"]}}}),
