@@ -136,15 +136,21 @@ class TrainingTests(unittest.TestCase):
         self.assertEqual(len(folded), 12, "every convolution (stem, 8 in the blocks, 3 downsamples) is a FoldedConv3d")
         x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
         grads = []
-        for cls in (train.FoldedConv3d, torch.nn.Conv3d):
+        # The folded weight gradient, then with the input gradients as forward convolutions (--input-grad-as-conv),
+        # then PyTorch's own.
+        for cls, as_conv in ((train.FoldedConv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, False)):
+            train.INPUT_GRAD_AS_CONV = as_conv
             for m in folded:
                 m.__class__ = cls
             model.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
-        for k, ref in grads[1].items():
-            err = (grads[0][k] - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
-            self.assertLess(err, 1e-4, f"{k}: folded gradient differs from conv3d's by {err:.2e} of its largest")
+        train.INPUT_GRAD_AS_CONV = False
+        for k, ref in grads[2].items():
+            for name, got in (("folded", grads[0][k]), ("folded, input gradients as convolutions", grads[1][k])):
+                err = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
+                self.assertLess(err, 1e-4, f"{k}: the {name} gradient differs from conv3d's by {err:.2e} of its largest")
+        self.assertFalse(all(torch.equal(grads[0][k], grads[1][k]) for k in grads[0]), "--input-grad-as-conv changed nothing")
 
     def test_the_input_transform_is_torchvisions_preset_without_augmentation(self):
         # to_input must match the R3D-18 preset vidar applies (centre 112×112 crop of 128×171, ImageNet-Kinetics
