@@ -395,7 +395,7 @@ def main():
                                       "augment": {"crop_jitter": CROP_JITTER, "low_contrast": LOW_CONTRAST, "darken": DARKEN} if AUGMENT else None,
                                       "init": {"path": os.path.relpath(INIT, os.path.join(os.path.dirname(__file__), "..", "..")),
                                                "sha256": hashlib.sha256(open(INIT, "rb").read()).hexdigest()}, "history": history,
-                                      "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__,
+                                      "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__, "input_grad_as_conv": INPUT_GRAD_AS_CONV,
                                       "data": {"seeds": {k: [r.start, r.stop] for k, r in seeds.RANGES.items()},
                                                "background": BACKGROUND_SHARE, "appearance": TRAIN_APPEARANCE, "footage": seeds.TRAIN_FOOTAGE,
                                                "patterns": seeds.TRAIN_PATTERNS,
