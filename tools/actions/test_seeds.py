@@ -136,6 +136,7 @@ class TrainingTests(unittest.TestCase):
         self.assertEqual(len(folded), 12, "every convolution (stem, 8 in the blocks, 3 downsamples) is a FoldedConv3d")
         x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
         grads = []
+        self.addCleanup(setattr, train, "INPUT_GRAD_AS_CONV", train.INPUT_GRAD_AS_CONV)
         # The folded weight gradient, then with the input gradients as forward convolutions (--input-grad-as-conv),
         # then PyTorch's own.
         for cls, as_conv in ((train.FoldedConv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, False)):
@@ -145,7 +146,6 @@ class TrainingTests(unittest.TestCase):
             model.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
-        train.INPUT_GRAD_AS_CONV = False
         for k, ref in grads[2].items():
             for name, got in (("folded", grads[0][k]), ("folded, input gradients as convolutions", grads[1][k])):
                 err = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
