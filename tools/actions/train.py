@@ -56,6 +56,11 @@ def option(name):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[2:-1] else None
 
 
+def flag(name):
+    """Whether `name` is on the command line after OUT (an experiment's switch)."""
+    return name in sys.argv[2:]
+
+
 # `train.py OUT --widths 12,24,48,96`: wider stages (the stem takes layer1's width), started from version 1 widened
 # (widen.py). `--epochs N`: a longer or shorter schedule.
 if option("--widths"):
@@ -64,10 +69,10 @@ if option("--widths"):
 EPOCHS = int(option("--epochs") or EPOCHS)
 # `--hard`: training clips draw the generator's hard appearances more often (validation keeps the evaluation's mix).
 HARD_APPEARANCE = {"colours": {"random": 0.35, "low": 0.45, "dark": 0.2}, "occluded": 0.35}
-TRAIN_APPEARANCE = HARD_APPEARANCE if "--hard" in sys.argv[2:] else actiongen.APPEARANCE
+TRAIN_APPEARANCE = HARD_APPEARANCE if flag("--hard") else actiongen.APPEARANCE
 # `--input-grad-as-conv`: a stride-1 convolution's input gradient computed as a forward convolution (below); the same
 # values to fp32 rounding but other sums, so other weights than the shipped model's.
-INPUT_GRAD_AS_CONV = "--input-grad-as-conv" in sys.argv[2:]
+INPUT_GRAD_AS_CONV = flag("--input-grad-as-conv")
 
 
 def folded_weight_grad(x, g, weight_shape, stride, padding):
