@@ -185,7 +185,8 @@ def footage(rng, seconds, fps, names, whole=False):
     cw, ch = f"iw/{zoom:.3f}", f"ih/{zoom:.3f}"
     vf = f"fps={fps:g},crop={cw}:{ch}:(iw-{cw})*{rng.uniform():.3f}:(ih-{ch})*{rng.uniform():.3f},scale={W}:{H}"
     n = int(math.ceil(seconds * fps)) + 1
-    return _ffmpeg_frames(["-stream_loop", "-1", "-ss", f"{start:.2f}", "-i", path, "-vf", vf], n)
+    # One decoding thread: frame-threaded H.264 decoding from a seek gave other frames each run (cockatoo.mp4).
+    return _ffmpeg_frames(["-threads", "1", "-stream_loop", "-1", "-ss", f"{start:.2f}", "-i", path, "-vf", vf], n)
 
 
 def frames(kind, seed, seconds, fps=actiongen.FPS):
