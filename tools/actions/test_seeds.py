@@ -10,6 +10,7 @@ computes what version 1 computes.
 import itertools
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -94,17 +95,30 @@ class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):
         # train.py's own steps (start from version 1, AdamW, one-cycle, mirror, and the crop and photometric
         # augmentation when it is on) on 32 seeded random clips of uint8 frames, twice each way.
-        for augment in (False, True):
-            with self.subTest(augment=augment):
-                self._train_twice(augment)
+        # And with training's convolutions in bf16 (--bf16).
+        for augment, bf16 in ((False, False), (True, False), (True, True)):
+            with self.subTest(augment=augment, bf16=bf16):
+                if not bf16 or self._cpu_runs_bf16():
+                    self._train_twice(augment, bf16)
+
+    def _cpu_runs_bf16(self):
+        """True on a CPU with bf16 arithmetic; elsewhere asserts that `train.py --bf16` refuses with a clear line."""
+        if train.cpu_has_bf16():
+            return True
+        run = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), os.devnull, "--bf16"], capture_output=True, text=True)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("--bf16 needs a CPU with AVX512_BF16", run.stderr)
+        return False
 
     def _set_augment(self, on):
         self.addCleanup(setattr, train, "AUGMENT", train.AUGMENT)
         train.AUGMENT = on
 
-    def _train_twice(self, augment):
+    def _train_twice(self, augment, bf16):
         torch.set_num_threads(2)
         self._set_augment(augment)
+        self.addCleanup(setattr, train, "BF16", train.BF16)
+        train.BF16 = bf16
         digests = []
         for _ in range(2):
             torch.manual_seed(0)
@@ -119,7 +133,7 @@ class TrainingTests(unittest.TestCase):
                 train.train_epoch(model, opt, sched, x, y, g)
             state = model.state_dict()
             digests.append(train.tensors_digest(state))
-        self.assertTrue(digests[0] == digests[1], f"two trainings on the same clips gave different weights (augment={augment})")
+        self.assertTrue(digests[0] == digests[1], f"two trainings on the same clips gave different weights (augment={augment}, bf16={bf16})")
         initial = train.load_safetensors(train.INIT)
         self.assertFalse(np.array_equal(initial["layer1.0.conv1.0.weight"].numpy(), state["layer1.0.conv1.0.weight"].numpy()),
                          "the training steps did not change the weights")
@@ -161,6 +175,34 @@ class TrainingTests(unittest.TestCase):
                 err = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
                 self.assertLess(err, 1e-4, f"{k}: the {name} gradient differs from conv3d's by {err:.2e} of its largest")
         self.assertFalse(all(torch.equal(grads[0][k], grads[1][k]) for k in grads[0]), "--input-grad-as-conv changed nothing")
+
+    def test_bf16_gradients_are_as_close_to_fp32_as_pytorchs_own_autocast(self):
+        # --bf16 trains through train.py's own backward (folded weight gradients, the stem's too, and input gradients
+        # as convolutions) on bf16 tensors. Its gradients must be as near fp32's as PyTorch's own conv3d under the
+        # same autocast (measured: within 1 % of its error, which is 0.5–11 % of a gradient's norm, set by the
+        # forward pass's rounding); a wrong kernel flip or fold is off by its whole size.
+        if not self._cpu_runs_bf16():
+            return
+        torch.set_num_threads(2)
+        torch.manual_seed(3)
+        model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+        train.start_from(model, train.INIT)
+        folded = [m for m in model.modules() if type(m) is train.FoldedConv3d]
+        x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
+        self.addCleanup(setattr, train, "INPUT_GRAD_AS_CONV", train.INPUT_GRAD_AS_CONV)
+        train.INPUT_GRAD_AS_CONV = True
+        grads = []
+        for cls, bf16 in ((torch.nn.Conv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, True)):
+            for m in folded:
+                m.__class__ = cls
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(x).float()
+            torch.nn.functional.cross_entropy(out, y).backward()
+            grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+        for k, ref in grads[0].items():
+            ours, pytorchs = ((g[k] - ref).norm().item() / ref.norm().item() for g in grads[1:])
+            self.assertLess(ours, 1.1 * pytorchs + 1e-3, f"{k}: bf16 gradient {ours:.3e} of fp32's norm away, PyTorch's autocast {pytorchs:.3e}")
 
     def test_the_input_transform_is_torchvisions_preset_without_augmentation(self):
         # to_input must match the R3D-18 preset vidar applies (centre 112×112 crop of 128×171, ImageNet-Kinetics

@@ -73,6 +73,15 @@ TRAIN_APPEARANCE = HARD_APPEARANCE if flag("--hard") else actiongen.APPEARANCE
 # `--input-grad-as-conv`: a stride-1 convolution's input gradient computed as a forward convolution (below); the same
 # values to fp32 rounding but other sums, so other weights than the shipped model's.
 INPUT_GRAD_AS_CONV = flag("--input-grad-as-conv")
+# `--bf16`: training's convolutions in bfloat16 (CPU autocast; the weights, optimizer and BatchNorm statistics stay
+# fp32): oneDNN runs them on the CPU's bf16 units (AVX512_BF16, AMX) in about half the time of fp32.
+BF16 = flag("--bf16")
+
+
+def cpu_has_bf16():
+    """Whether the CPU has bf16 arithmetic (without it oneDNN emulates bf16, slower than fp32, or refuses)."""
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def folded_weight_grad(x, g, weight_shape, stride, padding):
@@ -112,10 +121,10 @@ class _FoldedConv3dFunction(torch.autograd.Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         g = g.contiguous()
-        # Folded where it is faster (measured: layer1's 8→8 233 → 67 ms, layer2's first 60 → 33 ms a batch of 16);
-        # not the stem (3 channels: 160 → 218 ms) nor the 1×1×1 downsamples (no time taps; oneDNN's channels-last
-        # conv2d crashes on their strided weight gradient).
-        fold = weight.shape[2] > 1 and weight.shape[1] >= 8
+        # Folded where it is faster (measured: layer1's 8→8 233 → 67 ms, layer2's first 60 → 33 ms a batch of 16;
+        # in bf16 the stem too, 210 → 65 ms, but not in fp32, 160 → 218 ms); not the 1×1×1 downsamples (no time
+        # taps; oneDNN's channels-last conv2d crashes on their strided weight gradient).
+        fold = weight.shape[2] > 1 and (weight.shape[1] >= 8 or weight.dtype == torch.bfloat16)
         # A stride-1 "same" convolution's input gradient is the output gradient convolved with the kernel flipped in
         # space and time, its input and output channels swapped: oneDNN's forward pass does that in about half the
         # time of its backward-data pass (layer1's 8→8: 101 → 53 ms a batch of 16).
@@ -136,7 +145,11 @@ class FoldedConv3d(nn.Conv3d):
     `folded_weight_grad`'s: the same module, keys and forward; only training's backward pass is faster."""
 
     def forward(self, x):
-        return _FoldedConv3dFunction.apply(x, self.weight, self.stride, self.padding)
+        weight = self.weight
+        if torch.is_autocast_cpu_enabled():   # autocast does not reach into a custom Function: cast as it would
+            dtype = torch.get_autocast_cpu_dtype()
+            x, weight = x.to(dtype), weight.to(dtype)
+        return _FoldedConv3dFunction.apply(x, weight, self.stride, self.padding)
 
 
 class SmallVideoResNet(tvr.VideoResNet):
@@ -352,7 +365,8 @@ def train_epoch(model, opt, sched, xtr, ytr, g):
             y = y.clone()
             wl, wr = actiongen.ACTIONS.index("walking_left"), actiongen.ACTIONS.index("walking_right")
             y[ytr[idx] == wl], y[ytr[idx] == wr] = wr, wl
-        out = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
+            out = model(x).float()
         loss = nn.functional.cross_entropy(out, y)
         opt.zero_grad()
         loss.backward()
@@ -365,6 +379,8 @@ def train_epoch(model, opt, sched, xtr, ytr, g):
 
 
 def main():
+    if BF16 and not cpu_has_bf16():
+        sys.exit("train.py: --bf16 needs a CPU with AVX512_BF16 or AMX-BF16 (this one has neither); train without it")
     torch.manual_seed(0)
     torch.set_num_threads(2)
     t0 = time.time()
@@ -400,7 +416,7 @@ def main():
                                       "augment": {"crop_jitter": CROP_JITTER, "low_contrast": LOW_CONTRAST, "darken": DARKEN} if AUGMENT else None,
                                       "init": {"path": os.path.relpath(INIT, os.path.join(os.path.dirname(__file__), "..", "..")),
                                                "sha256": hashlib.sha256(open(INIT, "rb").read()).hexdigest()}, "history": history,
-                                      "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__, "input_grad_as_conv": INPUT_GRAD_AS_CONV,
+                                      "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__, "input_grad_as_conv": INPUT_GRAD_AS_CONV, "bf16": BF16,
                                       "data": {"seeds": {k: [r.start, r.stop] for k, r in seeds.RANGES.items()},
                                                "background": BACKGROUND_SHARE, "appearance": TRAIN_APPEARANCE, "footage": seeds.TRAIN_FOOTAGE,
                                                "patterns": seeds.TRAIN_PATTERNS,
