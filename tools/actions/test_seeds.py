@@ -95,19 +95,19 @@ class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):
         # train.py's own steps (start from version 1, AdamW, one-cycle, mirror, and the crop and photometric
         # augmentation when it is on) on 32 seeded random clips of uint8 frames, twice each way.
-        # And with training's convolutions in bf16 (--bf16).
+        # In fp32 (`train.py --fp32`) and in bf16, as the shipped model is trained.
         for augment, bf16 in ((False, False), (True, False), (True, True)):
             with self.subTest(augment=augment, bf16=bf16):
                 if not bf16 or self._cpu_runs_bf16():
                     self._train_twice(augment, bf16)
 
     def _cpu_runs_bf16(self):
-        """True on a CPU with bf16 arithmetic; elsewhere asserts that `train.py --bf16` refuses with a clear line."""
+        """True on a CPU with bf16 arithmetic; elsewhere asserts that train.py refuses with a clear line."""
         if train.cpu_has_bf16():
             return True
-        run = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), os.devnull, "--bf16"], capture_output=True, text=True)
+        run = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), os.devnull], capture_output=True, text=True)
         self.assertNotEqual(run.returncode, 0)
-        self.assertIn("--bf16 needs a CPU with AVX512_BF16", run.stderr)
+        self.assertIn("training in bf16 needs a CPU with AVX512_BF16", run.stderr)
         return False
 
     def _set_augment(self, on):
@@ -161,7 +161,7 @@ class TrainingTests(unittest.TestCase):
         x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
         grads = []
         self.addCleanup(setattr, train, "INPUT_GRAD_AS_CONV", train.INPUT_GRAD_AS_CONV)
-        # The folded weight gradient, then with the input gradients as forward convolutions (--input-grad-as-conv),
+        # The folded weight gradient, then with the input gradients as forward convolutions (INPUT_GRAD_AS_CONV),
         # then PyTorch's own.
         for cls, as_conv in ((train.FoldedConv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, False)):
             train.INPUT_GRAD_AS_CONV = as_conv
@@ -174,12 +174,12 @@ class TrainingTests(unittest.TestCase):
             for name, got in (("folded", grads[0][k]), ("folded, input gradients as convolutions", grads[1][k])):
                 err = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
                 self.assertLess(err, 1e-4, f"{k}: the {name} gradient differs from conv3d's by {err:.2e} of its largest")
-        self.assertFalse(all(torch.equal(grads[0][k], grads[1][k]) for k in grads[0]), "--input-grad-as-conv changed nothing")
+        self.assertFalse(all(torch.equal(grads[0][k], grads[1][k]) for k in grads[0]), "INPUT_GRAD_AS_CONV changed nothing")
 
     def test_bf16_gradients_are_as_close_to_fp32_as_pytorchs_own_autocast(self):
-        # --bf16 trains through train.py's own backward (folded weight gradients, the stem's too, and input gradients
-        # as convolutions) on bf16 tensors. Its gradients must be as near fp32's as PyTorch's own conv3d under the
-        # same autocast (measured: within 1 % of its error, which is 0.5–11 % of a gradient's norm, set by the
+        # Training in bf16 goes through train.py's own backward (folded weight gradients, the stem's too, and input
+        # gradients as convolutions) on bf16 tensors. Its gradients must be as near fp32's as PyTorch's own conv3d under
+        # the same autocast (measured: within 1 % of its error, which is 0.5–11 % of a gradient's norm, set by the
         # forward pass's rounding); a wrong kernel flip or fold is off by its whole size.
         if not self._cpu_runs_bf16():
             return
