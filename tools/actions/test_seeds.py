@@ -26,6 +26,23 @@ import seeds  # noqa: E402
 import train  # noqa: E402
 
 
+def _seed_choosing(name, names):
+    """The first seed whose generator's first draw from `names` is `name` (to render each source once)."""
+    return next(k for k in itertools.count() if str(np.random.default_rng(k).choice(names)) == name)
+
+
+def _gradients(model, convolutions, cls, x, y, bf16=False):
+    """Every parameter's gradient of the loss on (x, y), with `convolutions` made `cls` (FoldedConv3d or
+    nn.Conv3d) and the forward pass under bf16 autocast when asked."""
+    for m in convolutions:
+        m.__class__ = cls
+    model.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = model(x).float()
+    torch.nn.functional.cross_entropy(out, y).backward()
+    return {k: p.grad.clone() for k, p in model.named_parameters()}
+
+
 class SeedTests(unittest.TestCase):
     def test_ranges_are_disjoint(self):
         for (a, ra), (b, rb) in itertools.combinations(seeds.RANGES.items(), 2):
@@ -62,7 +79,7 @@ class RenderTests(unittest.TestCase):
         # ffmpeg's life, gradients, cellauto and sierpinski fill themselves from the clock unless seeded.
         for names in (seeds.TRAIN_PATTERNS, seeds.EVAL_PATTERNS):
             for name in names:
-                seed = next(k for k in itertools.count() if str(np.random.default_rng(k).choice(names)) == name)
+                seed = _seed_choosing(name, names)
                 a, b = (np.stack(backgrounds.pattern(np.random.default_rng(seed), 0.5, 15, names)) for _ in range(2))
                 self.assertTrue(np.array_equal(a, b), f"ffmpeg pattern {name} (seed {seed}) rendered differently twice")
 
@@ -79,7 +96,7 @@ class RenderTests(unittest.TestCase):
         # 20 clips (10 of cockatoo's 12, and clips sharing an encoding with them). Footage decodes on one thread.
         for names, whole in ((seeds.TRAIN_FOOTAGE, False), (seeds.EVAL_FOOTAGE, True)):
             for name in names:
-                seed = next(k for k in itertools.count() if str(np.random.default_rng(k).choice(names)) == name)
+                seed = _seed_choosing(name, names)
                 a, b, c = (np.stack(backgrounds.footage(np.random.default_rng(seed), 1.0, 15, names, whole)) for _ in range(3))
                 self.assertTrue(np.array_equal(a, b) and np.array_equal(a, c), f"footage {name} (seed {seed}) rendered differently")
 
@@ -125,7 +142,7 @@ class TrainingTests(unittest.TestCase):
             data = torch.Generator().manual_seed(5)
             x = torch.randint(0, 256, (32, 16, 128, 171, 3), dtype=torch.uint8, generator=data)
             y = torch.randint(0, len(train.actiongen.LABELS), (32,), generator=data)
-            model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+            model = train.network()
             train.start_from(model, train.INIT)
             opt, sched = train.optimizer(model, 4)
             g = torch.Generator().manual_seed(1)
@@ -155,7 +172,7 @@ class TrainingTests(unittest.TestCase):
         # every parameter's gradient must be PyTorch's own conv3d's, to fp32 summation order.
         torch.set_num_threads(2)
         torch.manual_seed(3)
-        model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+        model = train.network()
         folded = [m for m in model.modules() if type(m) is train.FoldedConv3d]
         self.assertEqual(len(folded), 12, "every convolution (stem, 8 in the blocks, 3 downsamples) is a FoldedConv3d")
         x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
@@ -165,11 +182,7 @@ class TrainingTests(unittest.TestCase):
         # then PyTorch's own.
         for cls, as_conv in ((train.FoldedConv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, False)):
             train.INPUT_GRAD_AS_CONV = as_conv
-            for m in folded:
-                m.__class__ = cls
-            model.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+            grads.append(_gradients(model, folded, cls, x, y))
         for k, ref in grads[2].items():
             for name, got in (("folded", grads[0][k]), ("folded, input gradients as convolutions", grads[1][k])):
                 err = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
@@ -185,21 +198,14 @@ class TrainingTests(unittest.TestCase):
             return
         torch.set_num_threads(2)
         torch.manual_seed(3)
-        model = train.SmallVideoResNet(train.CONFIG["widths"], train.CONFIG["blocks"], train.CONFIG["stemWidth"], train.CONFIG["numClasses"])
+        model = train.network()
         train.start_from(model, train.INIT)
         folded = [m for m in model.modules() if type(m) is train.FoldedConv3d]
         x, y = torch.randn(4, 3, 16, 112, 112), torch.randint(0, 8, (4,))
         self.addCleanup(setattr, train, "INPUT_GRAD_AS_CONV", train.INPUT_GRAD_AS_CONV)
         train.INPUT_GRAD_AS_CONV = True
-        grads = []
-        for cls, bf16 in ((torch.nn.Conv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, True)):
-            for m in folded:
-                m.__class__ = cls
-            model.zero_grad()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model(x).float()
-            torch.nn.functional.cross_entropy(out, y).backward()
-            grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+        grads = [_gradients(model, folded, cls, x, y, bf16)
+                 for cls, bf16 in ((torch.nn.Conv3d, False), (train.FoldedConv3d, True), (torch.nn.Conv3d, True))]
         for k, ref in grads[0].items():
             ours, pytorchs = ((g[k] - ref).norm().item() / ref.norm().item() for g in grads[1:])
             self.assertLess(ours, 1.1 * pytorchs + 1e-3, f"{k}: bf16 gradient {ours:.3e} of fp32's norm away, PyTorch's autocast {pytorchs:.3e}")

@@ -79,9 +79,14 @@ INPUT_GRAD_AS_CONV = True
 BF16 = not flag("--fp32")
 
 
+def cpuinfo(field):
+    """The first value of `field` in /proc/cpuinfo ("model name", "flags"), or None."""
+    return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith(field)), None)
+
+
 def cpu_has_bf16():
     """Whether the CPU has bf16 arithmetic (without it oneDNN emulates bf16, slower than fp32, or refuses)."""
-    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    flags = (cpuinfo("flags") or "").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
@@ -170,6 +175,11 @@ class SmallVideoResNet(tvr.VideoResNet):
             if type(m) is nn.Conv3d or type(m) is tvr.Conv3DSimple:
                 assert m.bias is None and m.groups == 1 and m.dilation == (1, 1, 1), m
                 m.__class__ = FoldedConv3d
+
+
+def network():
+    """The configured network (CONFIG's widths and blocks), as training builds it."""
+    return SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
 
 
 CROP = (8, 30)            # the centre 112×112 crop of a 128×171 frame: torchvision's preset, and vidar's
@@ -300,7 +310,7 @@ def data_digest(*tensors):
 
 def machine():
     """The CPU and PyTorch's kernel choice, which decide the order of the floating-point sums (and so the last bits)."""
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown")
+    cpu = cpuinfo("model name") or "unknown"
     capability = next((line.split(":", 1)[1].strip() for line in torch.__config__.show().splitlines()
                        if "CPU capability usage" in line), "unknown")
     return {"cpu": cpu, "torch_cpu_capability": capability}
@@ -393,7 +403,7 @@ def main():
     render = time.time() - t0
     print(f"{len(ytr)} train / {len(yva)} validation clips ready in {render:.0f} s (rendered, or loaded from {CACHE}); "
           f"data sha256 {data}", flush=True)
-    model = SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
+    model = network()
     start_from(model, INIT)
     opt, sched = optimizer(model, EPOCHS * math.ceil(len(ytr) / BATCH))
     g = torch.Generator().manual_seed(1)
