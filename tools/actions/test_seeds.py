@@ -127,6 +127,16 @@ class TrainingTests(unittest.TestCase):
         self.assertIn("training in bf16 needs a CPU with AVX512_BF16", run.stderr)
         return False
 
+    def test_training_in_bf16_refuses_a_cpu_without_it(self):
+        # The refusal's one line and exit code, on any machine: train.py's main with cpu_has_bf16 answering no.
+        code = ("import os, sys; sys.argv = ['train.py', os.devnull]; sys.path.insert(0, %r); import train; "
+                "train.cpu_has_bf16 = lambda: False; train.main()" % HERE)
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)   # else it would train
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertEqual(run.stderr.count("\n"), 1, run.stderr)
+        self.assertIn("training in bf16 needs a CPU with AVX512_BF16 or AMX-BF16", run.stderr)
+        self.assertIn("--fp32", run.stderr)
+
     def _set_augment(self, on):
         self.addCleanup(setattr, train, "AUGMENT", train.AUGMENT)
         train.AUGMENT = on
