@@ -124,7 +124,9 @@ class Scene:
 
     def __init__(self, rng, figure=None, distractors=(0, 4), appearance=APPEARANCE):
         self.rng = rng
-        self.yy, self.xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        # A row of column indices and a column of row indices: the camera maps columns and rows apart, so the
+        # world coordinates of a frame are a row X and a column Y, broadcast (the same values as full grids).
+        self.xx, self.yy = np.arange(W, dtype=np.float32)[None, :], np.arange(H, dtype=np.float32)[:, None]
         dark = rng.uniform() < 0.15
         self.c0, self.c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
         if dark:
@@ -159,20 +161,38 @@ class Scene:
             cy = (y + vy * t * FPS) % H
             img[(X - cx) ** 2 + (Y - cy) ** 2 < r * r] = col
         if fig is not None:
-            segs, head, head_r = fig.joints(action, t, walk_x)
-            mask = np.zeros((H, W), bool)
-            for a, b in segs:
-                d = b - a
-                L2 = max(d @ d, 1e-6)
-                u = np.clip(((X - a[0]) * d[0] + (Y - a[1]) * d[1]) / L2, 0, 1)
-                mask |= (X - a[0] - u * d[0]) ** 2 + (Y - a[1] - u * d[1]) ** 2 < fig.thick ** 2
-            mask |= (X - head[0]) ** 2 + (Y - head[1]) ** 2 < head_r ** 2
-            img[mask] = fig.color
+            img[figure_mask(X, Y, *fig.joints(action, t, walk_x), fig.thick)] = fig.color
         if self.occluder is not None:
             ox, oy, ow, oh, col = self.occluder
             img[(X >= ox) & (X < ox + ow) & (Y >= oy) & (Y < oy + oh)] = col
         img += self.rng.normal(0, self.noise, img.shape).astype(np.float32)
         return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def figure_mask(X, Y, segs, head, head_r, thick, box=None):
+    """The pixels a figure covers (limbs: segments `thick` wide; the head: a disc), for world coordinates X (a row)
+    and Y (a column). Each part is tested only in `box`'s rows and columns near it (default: `_box`; the pixels
+    outside are too far to count)."""
+    box = box or _box
+    mask = np.zeros((H, W), bool)
+    for a, b in segs:
+        rows, cols = box(X, Y, min(a[0], b[0]), max(a[0], b[0]), min(a[1], b[1]), max(a[1], b[1]), thick)
+        x, y = X[:, cols], Y[rows, :]
+        d = b - a
+        L2 = max(d @ d, 1e-6)
+        u = np.clip(((x - a[0]) * d[0] + (y - a[1]) * d[1]) / L2, 0, 1)
+        mask[rows, cols] |= (x - a[0] - u * d[0]) ** 2 + (y - a[1] - u * d[1]) ** 2 < thick ** 2
+    rows, cols = box(X, Y, head[0], head[0], head[1], head[1], head_r)
+    mask[rows, cols] |= (X[:, cols] - head[0]) ** 2 + (Y[rows, :] - head[1]) ** 2 < head_r ** 2
+    return mask
+
+
+def _box(X, Y, x0, x1, y0, y1, reach):
+    """The rows and columns whose world coordinates (an increasing row X, column Y) lie within `reach` of the box
+    x0…x1 × y0…y1, with 2 units to spare so that rounding cannot leave out a pixel the full frame's test takes."""
+    xs, ys = X[0], Y[:, 0]
+    return (slice(np.searchsorted(ys, y0 - reach - 2), np.searchsorted(ys, y1 + reach + 2, "right")),
+            slice(np.searchsorted(xs, x0 - reach - 2), np.searchsorted(xs, x1 + reach + 2, "right")))
 
 
 def walk_offset(action, t, fig):

@@ -107,6 +107,26 @@ class RenderTests(unittest.TestCase):
                 a, b = (np.stack(backgrounds.frames(kind, seed, 0.5)) for _ in range(2))
                 self.assertTrue(np.array_equal(a, b), f"{kind} ({purpose} seed {seed}) rendered differently twice")
 
+    def test_a_figure_covers_the_pixels_a_test_of_the_whole_frame_finds(self):
+        # figure_mask tests each limb only in the rows and columns near it; the same test over the whole frame must
+        # find no other pixel (zooming and panning cameras, figures partly outside the frame included).
+        everything = lambda *_: (slice(None), slice(None))  # noqa: E731
+        drawn = zoomed = 0
+        for k in range(60):
+            seed = seeds.seed("train", k)
+            action = actiongen.ACTIONS[k % len(actiongen.ACTIONS)]
+            rng, fig, scene, t0 = actiongen.clip_setup(seed, action)
+            for i in range(0, 16, 5):
+                t = t0 + i / actiongen.FPS
+                X, Y, zoom = scene.camera.world(scene.xx, scene.yy, t, rng)
+                parts = (*fig.joints(action, t, actiongen.walk_offset(action, i / actiongen.FPS, fig)), fig.thick)
+                mask = actiongen.figure_mask(X, Y, *parts)
+                self.assertTrue(np.array_equal(mask, actiongen.figure_mask(X, Y, *parts, box=everything)), (seed, t))
+                drawn += bool(mask.any())
+                zoomed += zoom != 1
+        self.assertGreater(drawn, 200, "figures in the frame")
+        self.assertGreater(zoomed, 50, "frames from a zooming camera")
+
 
 class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):
