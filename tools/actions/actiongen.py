@@ -22,10 +22,11 @@ LABELS = ACTIONS + [NO_ACTION]   # the model's classes: the last is the backgrou
 H, W, FPS = 128, 171, 15
 
 
-# How often a figure is drawn in each colour mode and stands behind an occluder: the evaluation's (and the demo's)
-# mix. Training may draw the hard cases more often (train.py); the random draws are the same either way, so a seed
-# renders the same video under any mix that leaves its modes alone.
-APPEARANCE = {"colours": {"random": 0.55, "low": 0.3, "dark": 0.15}, "occluded": 0.25}
+# How often a figure is drawn in each colour mode and stands behind an occluder, and how often a clip with nobody
+# has an occluder ("occluded_empty"): the evaluation's (and the demo's) mix. Training may draw the hard cases more
+# often (train.py); the random draws are the same either way, so a seed renders the same video under any mix that
+# leaves its modes alone.
+APPEARANCE = {"colours": {"random": 0.55, "low": 0.3, "dark": 0.15}, "occluded": 0.25, "occluded_empty": 0.0}
 
 
 def figure_colour(rng, bg_at, colours):
@@ -101,6 +102,12 @@ class Figure:
         return segs, head, 0.45 * s
 
 
+def occluder(rng, x):
+    """A post or box (left, top, width, height, colour) near where a figure stands at column x."""
+    w, h = rng.uniform(6, 30), rng.uniform(15, 70)
+    return (x + rng.uniform(-25, 25) - w / 2, rng.uniform(20, H) - h, w, h, rng.uniform(0, 1, 3))
+
+
 class Camera:
     """Slow zoom and pan (screen → world coordinates) plus per-frame jitter."""
 
@@ -139,8 +146,7 @@ class Scene:
                             for _ in range(rng.integers(distractors[0], distractors[1] + 1))]
         self.occluder = None
         if figure is not None and rng.uniform() < appearance["occluded"]:   # a post or box in front of part of the figure
-            w, h = rng.uniform(6, 30), rng.uniform(15, 70)
-            self.occluder = (figure.x + rng.uniform(-25, 25) - w / 2, rng.uniform(20, H) - h, w, h, rng.uniform(0, 1, 3))
+            self.occluder = occluder(rng, figure.x)
         self.camera = Camera(rng)
         self.noise = rng.uniform(0.0, 0.05)
         if figure is not None:
@@ -213,6 +219,11 @@ def clip_setup(seed, action, appearance=APPEARANCE):
         fig.x = rng.choice([rng.uniform(24, 40), rng.uniform(W - 40, W - 24)])
     empty = action == NO_ACTION
     scene = Scene(rng, None if empty else fig, distractors=(0, 8) if empty else (0, 4), appearance=appearance)
+    # A post stays when nobody is there, as in a long video's empty stretches: drawn only with a figure, a box would
+    # be a sign of somebody. From its own stream, so that the scene's other draws stay as they are.
+    box_rng = np.random.default_rng([seed, 3])
+    if empty and box_rng.uniform() < appearance["occluded_empty"]:
+        scene.occluder = occluder(box_rng, fig.x)
     return rng, fig, scene, rng.uniform(0, 3)
 
 

@@ -24,6 +24,7 @@ import torch  # noqa: E402
 import backgrounds  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
+import transcode  # noqa: E402
 
 
 def _seed_choosing(name, names):
@@ -270,6 +271,33 @@ class TrainingTests(unittest.TestCase):
         self.assertGreater(agree, 200, "most seeds render the same clip under both mixes")
         frames = actiongen.clip_frames(seeds.seed("train", 0), "waving", 0.5, appearance=actiongen.APPEARANCE)
         self.assertTrue(all(np.array_equal(x, y) for x, y in zip(frames, actiongen.clip_frames(seeds.seed("train", 0), "waving", 0.5))))
+
+    def test_empty_occluders_are_no_sign_of_a_figure_and_leave_other_draws_alone(self):
+        # train.py --occluded-empty: scenes with nobody have an occluder as often as those with a figure (boxes seen
+        # only in front of figures taught version 5 to call an empty stretch behind a post an action). The default
+        # mix keeps its empty scenes as they were, and the occluder leaves every other draw of the scene alone.
+        mix = train.with_empty_occluders(actiongen.APPEARANCE)
+        n, with_figure, empty, eval_empty, box_seed = 1000, 0, 0, 0, None
+        for k in range(n):
+            seed = seeds.seed("train", k)
+            with_figure += actiongen.clip_setup(seed, "waving", mix)[2].occluder is not None
+            _, _, s, t = actiongen.clip_setup(seed, actiongen.NO_ACTION, mix)
+            _, _, e, te = actiongen.clip_setup(seed, actiongen.NO_ACTION)
+            empty += s.occluder is not None
+            eval_empty += e.occluder is not None
+            box_seed = box_seed or (seed if s.occluder is not None else None)
+            self.assertEqual((s.noise, s.camera.jitter, len(s.distractors), t), (e.noise, e.camera.jitter, len(e.distractors), te), seed)
+        self.assertGreater(empty / n, 0.2, "the mix's empty scenes have occluders")
+        self.assertLess(abs(empty - with_figure) / n, 0.04, f"occluders: {empty} empty scenes, {with_figure} with a figure, of {n}")
+        self.assertEqual(eval_empty, 0, "the default mix's empty scenes are as they were")
+        # The background class's scenes are rendered with training's mix (the box shows in the clip), and with the
+        # default mix as backgrounds.py renders them.
+        background = actiongen.LABELS.index(actiongen.NO_ACTION)
+        a, b = (train.render((m, [(box_seed, background, "scene")]))[0] for m in (mix, actiongen.APPEARANCE))
+        self.assertFalse(np.array_equal(a, b), "an empty training scene rendered without its occluder")
+        enc = transcode.random_encoding(np.random.default_rng([box_seed, 1]))
+        seconds = 16 / actiongen.FPS + 0.1
+        self.assertTrue(np.array_equal(b, transcode.round_trip([backgrounds.frames("scene", box_seed, seconds, enc["fps"])], enc)[0]))
 
 
 class WidenTests(unittest.TestCase):

@@ -69,8 +69,20 @@ if option("--widths"):
     CONFIG["stemWidth"] = CONFIG["widths"][0]
 EPOCHS = int(option("--epochs") or EPOCHS)
 # `--hard`: training clips draw the generator's hard appearances more often (validation keeps the evaluation's mix).
-HARD_APPEARANCE = {"colours": {"random": 0.35, "low": 0.45, "dark": 0.2}, "occluded": 0.35}
+HARD_APPEARANCE = {"colours": {"random": 0.35, "low": 0.45, "dark": 0.2}, "occluded": 0.35, "occluded_empty": 0.0}
 TRAIN_APPEARANCE = HARD_APPEARANCE if flag("--hard") else actiongen.APPEARANCE
+
+
+def with_empty_occluders(mix):
+    """`mix`, but that a scene with nobody has an occluder as often as one with a figure. In the evaluation's long
+    videos a post stays through the empty stretches; trained on boxes only in front of figures, version 5 labelled
+    such a stretch an action (the README's model card has the measurements)."""
+    return {**mix, "occluded_empty": mix["occluded"]}
+
+
+# `--occluded-empty`: training's empty scenes get occluders too (an experiment; not in the shipped version 5).
+if flag("--occluded-empty"):
+    TRAIN_APPEARANCE = with_empty_occluders(TRAIN_APPEARANCE)
 # A stride-1 convolution's input gradient is computed as a forward convolution (below; on since version 5).
 INPUT_GRAD_AS_CONV = True
 # Training's convolutions run in bfloat16 (CPU autocast; the weights, optimizer and BatchNorm statistics stay fp32):
@@ -243,7 +255,7 @@ def render(job):
     seconds = 16 / actiongen.FPS + 0.1
     clips = []
     for seed, c, kind in batch:
-        if kind == "action":
+        if kind in ("action", "scene"):   # a scene is the generator's with nobody (the background class's label)
             clips.append(actiongen.clip_frames(seed, actiongen.LABELS[c], seconds, enc["fps"], appearance))
         else:
             clips.append(backgrounds.frames(kind, seed, seconds, enc["fps"]))
