@@ -12,7 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -298,6 +300,18 @@ class TrainingTests(unittest.TestCase):
         enc = transcode.random_encoding(np.random.default_rng([box_seed, 1]))
         seconds = 16 / actiongen.FPS + 0.1
         self.assertTrue(np.array_equal(b, transcode.round_trip([backgrounds.frames("scene", box_seed, seconds, enc["fps"])], enc)[0]))
+
+
+class CacheTests(unittest.TestCase):
+    def test_the_cache_keeps_the_most_recently_used_sets_of_each_purpose(self):
+        with tempfile.TemporaryDirectory() as d, mock.patch.object(train, "CACHE", d):
+            ages = {"train-a.npz": 400, "train-b.npz": 300, "train-c.npz": 200, "train-d.npz": 100,
+                    "validation-a.npz": 900, "train-e.npz.tmp.npz": 800}   # seconds ago; the last still being written
+            for name, age in ages.items():
+                open(os.path.join(d, name), "wb").close()
+                os.utime(os.path.join(d, name), (1e9 - age, 1e9 - age))
+            train.prune_cache("train", keep=2)
+            self.assertEqual(sorted(os.listdir(d)), ["train-c.npz", "train-d.npz", "train-e.npz.tmp.npz", "validation-a.npz"])
 
 
 class WidenTests(unittest.TestCase):

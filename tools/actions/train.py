@@ -46,6 +46,7 @@ INIT = os.path.join(os.path.dirname(__file__), "init", "vidar-actions-v1.safeten
 BACKGROUND_SHARE = {"scene": 0.35, "texture": 0.2, "pattern": 0.15, "footage": 0.3}   # of the background class's clips
 BACKGROUND_FACTOR = 2.0   # the background class has more clips than an action: it covers more kinds of content
 CACHE = os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "actions-data")
+CACHE_KEEP = 2   # rendered sets kept per purpose, the most recently used (a training set is 2.4 GB)
 MEAN = np.array([0.43216, 0.394666, 0.37645], np.float32)
 STD = np.array([0.22803, 0.22145, 0.216989], np.float32)
 CONFIG = {"stem": "basic", "stemWidth": 8, "stemMidWidth": 45, "convKinds": ["conv3d"] * 4, "blocks": [1, 1, 1, 1],
@@ -273,6 +274,7 @@ def dataset(per_class, purpose):
     if os.path.exists(cached):
         z = np.load(cached)
         frames, ys = z["frames"], z["labels"]
+        os.utime(cached)   # used now: pruning keeps it
     else:
         for name in seeds.TRAIN_FOOTAGE:                         # fetch once, before the workers start
             backgrounds.footage_file(name)
@@ -283,7 +285,17 @@ def dataset(per_class, purpose):
         os.makedirs(CACHE, exist_ok=True)
         np.savez(cached + ".tmp.npz", frames=frames, labels=ys)
         os.replace(cached + ".tmp.npz", cached)
+    prune_cache(purpose)
     return torch.from_numpy(frames), torch.from_numpy(ys).long()
+
+
+def prune_cache(purpose, keep=CACHE_KEEP):
+    """Deletes the cached sets of a purpose but the `keep` most recently used: every change to the generator or the
+    mix renders a new set, and nothing else removes the old ones. Sets still being written are left alone."""
+    names = [n for n in os.listdir(CACHE) if n.startswith(f"{purpose}-") and n.endswith(".npz") and not n.endswith(".tmp.npz")]
+    paths = sorted((os.path.join(CACHE, n) for n in names), key=os.path.getmtime, reverse=True)
+    for path in paths[keep:]:
+        os.remove(path)
 
 
 def load_safetensors(path):
