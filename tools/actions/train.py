@@ -247,19 +247,24 @@ def jobs(per_class, purpose):
 
 
 ROUND_TRIP_CLIPS = 8   # clips sharing one encoding (one file, one encoder start; a keyframe at each clip)
+CLIP_SECONDS = 16 / actiongen.FPS + 0.1   # a clip's 16 frames, with room for resampling from another frame rate
+
+
+def clip_encoding(first_seed):
+    """The random round trip of the clips rendered together, picked by the first one's seed."""
+    return transcode.random_encoding(np.random.default_rng([first_seed, 1]))
 
 
 def render(job):
     """Clips through one random round trip (the first clip's seed picks it; each clip's seed its content)."""
     appearance, batch = job
-    enc = transcode.random_encoding(np.random.default_rng([batch[0][0], 1]))
-    seconds = 16 / actiongen.FPS + 0.1
+    enc = clip_encoding(batch[0][0])
     clips = []
     for seed, c, kind in batch:
         if kind in ("action", "scene"):   # a scene is the generator's with nobody (the background class's label)
-            clips.append(actiongen.clip_frames(seed, actiongen.LABELS[c], seconds, enc["fps"], appearance))
+            clips.append(actiongen.clip_frames(seed, actiongen.LABELS[c], CLIP_SECONDS, enc["fps"], appearance))
         else:
-            clips.append(backgrounds.frames(kind, seed, seconds, enc["fps"]))
+            clips.append(backgrounds.frames(kind, seed, CLIP_SECONDS, enc["fps"]))
     return transcode.round_trip(clips, enc)
 
 
