@@ -119,10 +119,12 @@ class Camera:
         self.ph = rng.uniform(0, 2 * math.pi, 3)
         self.jitter = rng.uniform(0, 1.5)
 
-    def world(self, xx, yy, t, rng):
+    def world(self, xx, yy, t, rng=None):
+        """World coordinates of screen columns `xx` and rows `yy` at time t; jitter drawn from `rng` (None: none)."""
         zoom = 1 + self.zoom_amp * math.sin(self.w[0] * t + self.ph[0])
-        px = self.pan_amp[0] * math.sin(self.w[1] * t + self.ph[1]) + rng.normal(0, self.jitter)
-        py = self.pan_amp[1] * math.sin(self.w[2] * t + self.ph[2]) + rng.normal(0, self.jitter)
+        jx, jy = (rng.normal(0, self.jitter), rng.normal(0, self.jitter)) if rng is not None else (0.0, 0.0)
+        px = self.pan_amp[0] * math.sin(self.w[1] * t + self.ph[1]) + jx
+        py = self.pan_amp[1] * math.sin(self.w[2] * t + self.ph[2]) + jy
         return (xx - W / 2) / zoom + W / 2 + px, (yy - H / 2) / zoom + H / 2 + py, zoom
 
 
@@ -158,6 +160,17 @@ class Scene:
         bg += self.tex * (np.sin(X * self.freq + self.tph) * np.sin(Y * self.freq * 0.7))[..., None]
         return np.clip(bg, 0, 1)
 
+    def occluder_mask(self, X, Y):
+        ox, oy, ow, oh, _ = self.occluder
+        return (X >= ox) & (X < ox + ow) & (Y >= oy) & (Y < oy + oh)
+
+    def figure_in_view(self, fig, action, t, walk_x):
+        """The pixels the figure covers at time t and those the occluder leaves in view, the camera's pan and zoom
+        applied but not its jitter (jitter would sweep the whole figure and hide what the limbs do)."""
+        X, Y, _ = self.camera.world(self.xx, self.yy, t)
+        seen = ~self.occluder_mask(X, Y) if self.occluder is not None else np.ones((H, W), bool)
+        return figure_mask(X, Y, *fig.joints(action, t, walk_x), fig.thick), seen
+
     def render(self, fig, action, t, walk_x):
         """One frame at time t; `fig` None renders the scene without anybody."""
         X, Y, zoom = self.camera.world(self.xx, self.yy, t, self.rng)
@@ -169,8 +182,7 @@ class Scene:
         if fig is not None:
             img[figure_mask(X, Y, *fig.joints(action, t, walk_x), fig.thick)] = fig.color
         if self.occluder is not None:
-            ox, oy, ow, oh, col = self.occluder
-            img[(X >= ox) & (X < ox + ow) & (Y >= oy) & (Y < oy + oh)] = col
+            img[self.occluder_mask(X, Y)] = self.occluder[4]
         img += self.rng.normal(0, self.noise, img.shape).astype(np.float32)
         return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
@@ -233,6 +245,26 @@ def clip_frames(seed, action, seconds, fps=FPS, appearance=APPEARANCE):
     empty = action == NO_ACTION
     return [scene.render(None if empty else fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
             for i in range(int(math.ceil(seconds * fps)) + 1)]
+
+
+def clip_visibility(seed, action, seconds, crop, fps=FPS, appearance=APPEARANCE):
+    """How much of the figure one clip shows inside `crop` (rows, columns) and not behind its occluder, over its
+    frames at `fps`: (share of the figure's pixels, share of the pixels its motion sweeps). A clip labelled with an
+    action whose moving limbs are hidden or out of view shows something else (standing, or nobody)."""
+    _, fig, scene, t0 = clip_setup(seed, action, appearance)
+    inside = np.zeros((H, W), bool)
+    inside[crop] = True
+    shown = total = swept = swept_shown = 0
+    last = None
+    for i in range(int(math.ceil(seconds * fps)) + 1):
+        mask, seen = scene.figure_in_view(fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
+        seen &= inside
+        total, shown = total + mask.sum(), shown + (mask & seen).sum()
+        if last is not None:
+            moved = mask ^ last
+            swept, swept_shown = swept + moved.sum(), swept_shown + (moved & seen).sum()
+        last = mask
+    return shown / max(total, 1), swept_shown / max(swept, 1)
 
 
 def timeline(rng, seconds, min_len=3.0, max_len=7.0, empty_share=0.2):

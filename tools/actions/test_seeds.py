@@ -130,6 +130,34 @@ class RenderTests(unittest.TestCase):
         self.assertGreater(drawn, 200, "figures in the frame")
         self.assertGreater(zoomed, 50, "frames from a zooming camera")
 
+    def test_the_figure_in_view_is_what_a_frame_shows(self):
+        # clip_visibility counts the pixels figure_in_view finds; they must be the pixels a frame draws the figure
+        # on: the figure drawn black and drawn white (no jitter, no noise), compared.
+        behind = 0
+        for k in range(40):
+            seed = seeds.seed("train", k)
+            action = actiongen.ACTIONS[k % len(actiongen.ACTIONS)]
+            _, fig, scene, t0 = actiongen.clip_setup(seed, action)
+            scene.camera.jitter, scene.noise = 0.0, 0.0
+            for i in (0, 9):
+                t, walk = t0 + i / actiongen.FPS, actiongen.walk_offset(action, i / actiongen.FPS, fig)
+                mask, seen = scene.figure_in_view(fig, action, t, walk)
+                frames = []
+                for colour in ((0, 0, 0), (1, 1, 1)):
+                    fig.color = np.array(colour, float)
+                    frames.append(scene.render(fig, action, t, walk).astype(int))
+                drawn = np.abs(frames[0] - frames[1]).sum(-1) > 0
+                self.assertTrue(np.array_equal(drawn, mask & seen), (seed, action, i))
+                behind += int((mask & ~seen).any())
+        self.assertGreater(behind, 5, "frames with part of the figure behind an occluder")
+
+    def test_a_clip_shows_its_figure_only_inside_the_crop(self):
+        seed = next(seeds.seed("train", k) for k in itertools.count()
+                    if actiongen.clip_setup(seeds.seed("train", k), "waving")[2].occluder is None)
+        everything, nothing = (slice(None), slice(None)), (slice(0, 0), slice(0, 0))
+        self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, everything), (1.0, 1.0))
+        self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, nothing), (0.0, 0.0))
+
 
 class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):
@@ -300,6 +328,25 @@ class TrainingTests(unittest.TestCase):
         enc = train.clip_encoding(box_seed)
         scene = backgrounds.frames("scene", box_seed, train.CLIP_SECONDS, enc["fps"])
         self.assertTrue(np.array_equal(b, transcode.round_trip([scene], enc)[0]))
+
+    def test_visible_only_keeps_the_first_clips_that_show_their_action(self):
+        # train.py --visible: per action, the first seeds of its range whose clip shows the action; the others skipped.
+        kept = train.jobs(40, "train", visible_only=True)
+        every = train.jobs(40, "train")
+        self.assertEqual(len(kept), len(every))
+        skipped = 0
+        for c, label in enumerate(actiongen.LABELS):
+            if label == actiongen.NO_ACTION:
+                self.assertEqual([j for j in kept if j[1] == c], [j for j in every if j[1] == c], "no-actor clips are all kept")
+                continue
+            mine = [s for s, k, _ in kept if k == c]
+            first, last = seeds.seed("train", c * 100_000), mine[-1]
+            self.assertEqual(len(mine), 40)
+            tried = range(first, last + 1)
+            shown = {s: train.shows_its_action((s, label, actiongen.APPEARANCE)) for s in tried}
+            self.assertEqual(mine, [s for s in tried if shown[s]], label)
+            skipped += len(tried) - len(mine)
+        self.assertGreater(skipped, 3, "some clips hide their action")
 
 
 class CacheTests(unittest.TestCase):

@@ -84,6 +84,12 @@ def with_empty_occluders(mix):
 # `--occluded-empty`: training's empty scenes get occluders too (an experiment; not in the shipped version 5).
 if flag("--occluded-empty"):
     TRAIN_APPEARANCE = with_empty_occluders(TRAIN_APPEARANCE)
+# `--visible`: training keeps only action clips that show what they are labelled (clip_visibility): at least
+# VISIBLE of the figure's pixels and, but for standing still, of the pixels its motion sweeps, inside the crop and
+# not behind the occluder. Below that version 5 got fewer than half of its own training clips right (an action
+# behind a box looks like standing or nobody), and learned that a box is a sign of an action. Validation keeps all.
+VISIBLE_ONLY = flag("--visible")
+VISIBLE = 0.3
 # A stride-1 convolution's input gradient is computed as a forward convolution (below; on since version 5).
 INPUT_GRAD_AS_CONV = True
 # Training's convolutions run in bfloat16 (CPU autocast; the weights, optimizer and BatchNorm statistics stay fp32):
@@ -231,12 +237,33 @@ def to_input(frames, g=None):
     return x.mul_(scale.view(n, 3, 1, 1, 1)).add_(shift.view(n, 3, 1, 1, 1))
 
 
-def jobs(per_class, purpose):
+def shows_its_action(job):
+    seed, action, appearance = job
+    shown, swept = actiongen.clip_visibility(seed, action, CLIP_SECONDS, (slice(CROP[0], CROP[0] + 112), slice(CROP[1], CROP[1] + 112)),
+                                             appearance=appearance)
+    return shown >= VISIBLE and (action == "standing_still" or swept >= VISIBLE)
+
+
+def action_seeds(purpose, c, per_class, appearance, visible_only):
+    """The first `per_class` seeds of class c's range (with `visible_only`, of those whose clip shows its action)."""
+    if not visible_only:
+        return [seeds.seed(purpose, c * 100_000 + k) for k in range(per_class)]
+    out, k = [], 0
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        while len(out) < per_class:
+            batch = [seeds.seed(purpose, c * 100_000 + k + i) for i in range(per_class // 4)]
+            ok = pool.map(shows_its_action, [(s, actiongen.LABELS[c], appearance) for s in batch], chunksize=8)
+            out += [s for s, keep in zip(batch, ok) if keep]
+            k += len(batch)
+    return out[:per_class]
+
+
+def jobs(per_class, purpose, appearance=actiongen.APPEARANCE, visible_only=False):
     """(seed, class, kind) of every clip: actions by class, the background class split over its kinds."""
     out = []
     for c, label in enumerate(actiongen.LABELS):
         if label != actiongen.NO_ACTION:
-            out += [(seeds.seed(purpose, c * 100_000 + k), c, "action") for k in range(per_class)]
+            out += [(s, c, "action") for s in action_seeds(purpose, c, per_class, appearance, visible_only)]
             continue
         k = 0
         for kind, share in BACKGROUND_SHARE.items():
@@ -269,8 +296,8 @@ def render(job):
 
 
 def dataset(per_class, purpose):
-    todo = jobs(per_class, purpose)
     appearance = TRAIN_APPEARANCE if purpose == "train" else actiongen.APPEARANCE
+    todo = jobs(per_class, purpose, appearance, VISIBLE_ONLY and purpose == "train")
     # Rendered clips are cached by what decides them: the generator's code and footage list, the clips' seeds, kinds
     # and appearance mix.
     sources = [os.path.join(os.path.dirname(__file__), f) for f in ("actiongen.py", "backgrounds.py", "seeds.py", "transcode.py")]
