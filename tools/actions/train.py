@@ -86,8 +86,8 @@ if flag("--occluded-empty"):
     TRAIN_APPEARANCE = with_empty_occluders(TRAIN_APPEARANCE)
 # `--visible`: training keeps only action clips that show what they are labelled (clip_visibility): at least
 # VISIBLE of the figure's pixels and, but for standing still, of the pixels its motion sweeps, inside the crop and
-# not behind the occluder. Below that version 5 got fewer than half of its own training clips right (an action
-# behind a box looks like standing or nobody), and learned that a box is a sign of an action. Validation keeps all.
+# not behind the occluder. Below that version 5 got fewer than half of its own training clips right: an action
+# behind a box or outside the crop looks like standing or nobody. Validation keeps all.
 VISIBLE_ONLY = flag("--visible")
 VISIBLE = 0.3
 # A stride-1 convolution's input gradient is computed as a forward convolution (below; on since version 5).
