@@ -7,7 +7,9 @@ Every seed comes from the evaluation range (tools/actions/seeds.py), disjoint fr
 
 Reports per video and overall: segment F1 (same label, temporal IoU ≥ 0.5, one-to-one; no_action excluded) and
 frame accuracy (no_action included), for the raw per-clip argmax and for the aggregator's segments; mean and worst
-video; and the share of no-actor time labelled no_action, raw and after the aggregator.
+video; and the share of no-actor time labelled no_action, raw and after the aggregator. And how many of the true
+action segments were hidden (behind the occluder or outside the model's centre crop: actiongen.shows_its_action)
+and how many of each kind the aggregator found, so that a low score tells a weak model from an unseeable action.
 
     /usr/bin/python3 Benchmarks/eval/evaluate_actions.py [--videos 40] [--seconds 45] [--no-actor-pieces 21]
         [--vidar .build/release/vidar] [--model CKPT] [--label-args '--precision bf16'] [--json OUT.json]
@@ -51,10 +53,12 @@ def merge(segments):
     return out
 
 
-def f1(pred, truth):
+def matches(pred, truth):
+    """The indices of truth's action segments that predicted segments find (same label, temporal IoU ≥ 0.5, one to
+    one, in pred's order), and both lists' action segments (pred's runs of one label merged; no_action left out)."""
     pred = [p for p in merge(pred) if p["label"] != actiongen.NO_ACTION]
     truth = [t for t in truth if t["label"] != actiongen.NO_ACTION]
-    used, tp = set(), 0
+    used = set()
     for p in pred:
         for i, t in enumerate(truth):
             if i in used or t["label"] != p["label"]:
@@ -63,8 +67,13 @@ def f1(pred, truth):
             union = max(p["end"], t["end"]) - min(p["start"], t["start"])
             if union > 0 and inter / union >= 0.5:
                 used.add(i)
-                tp += 1
                 break
+    return used, pred, truth
+
+
+def f1(pred, truth):
+    used, pred, truth = matches(pred, truth)
+    tp = len(used)
     if not truth:
         return (1.0 if not pred else 0.0), len(pred)
     precision = tp / len(pred) if pred else 0
@@ -123,7 +132,20 @@ def long_video_job(args):
     frames, segments = actiongen.long_video(seed, seconds, fps=encoding["fps"] if encoding else actiongen.FPS)
     truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
     raw, smoothed = label_frames(frames, seed, encoding, "eval", vidar, tmp)
-    return {"seed": seed, "encoding": encoding, **score(truth, raw, smoothed, seconds)}
+    return {"seed": seed, "encoding": encoding, **score(truth, raw, smoothed, seconds),
+            "segments": segments_in_view(seed, seconds, encoding["fps"] if encoding else actiongen.FPS, truth, smoothed)}
+
+
+def segments_in_view(seed, seconds, fps, truth, smoothed):
+    """Per true action segment: how much of the figure and of its motion was in the model's view (the centre crop,
+    not behind the occluder), whether that shows the action (as training's clips must), and whether the aggregator
+    found it. What stands between a video and a perfect score: the model, or an action nobody could see."""
+    found, _, actions = matches(smoothed, truth)
+    views = actiongen.long_video_visibility(seed, seconds, actiongen.MODEL_VIEW, fps)
+    assert [(s, e, a) for s, e, a, _, _ in views] == [(t["start"], t["end"], t["label"]) for t in actions], seed
+    return [{"start": s, "end": e, "label": a, "figure_in_view": float(fig), "motion_in_view": float(motion),
+             "shows": bool(actiongen.shows_its_action(a, fig, motion)), "found": i in found}
+            for i, (s, e, a, fig, motion) in enumerate(views)]
 
 
 def no_actor_job(args):
@@ -140,6 +162,12 @@ def no_actor_job(args):
     return {"seed": seed, "kind": kind, "encoding": encoding, "seconds": PIECE_SECONDS, "raw_no_action": share(raw),
             "smoothed_no_action": share(smoothed), "smoothed_action_segments": sum(s["label"] != actiongen.NO_ACTION for s in smoothed),
             "labels_given": actions}
+
+
+def segments_by_view(rows):
+    """The videos' true action segments: those that show their action, those hidden or out of the model's view."""
+    every = [x for r in rows for x in r["segments"]]
+    return {"in view": [x for x in every if x["shows"]], "hidden": [x for x in every if not x["shows"]]}
 
 
 def describe(enc):
@@ -179,6 +207,8 @@ def main():
                      "raw_no_action": sum(p["raw_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
                      "smoothed_no_action": sum(p["smoothed_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
                      "action_segments": sum(p["smoothed_action_segments"] for p in pieces)},
+        "segments": {kind: {"count": len(ss), "found": sum(x["found"] for x in ss) / len(ss) if ss else None}
+                     for kind, ss in segments_by_view(rows).items()},
         "rows": rows, "no_actor_pieces": pieces,
     }
     if a.json:
@@ -186,11 +216,12 @@ def main():
             json.dump(result, f, indent=1)
     print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
           f" {no_actor_seconds / 60:.1f} min of no-actor content; {a.model or 'bundled model'}, `vidar label` defaults")
-    print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9}")
+    print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9} {'hidden':>7}")
     for r in rows:
         ok = "-" if r["smoothed_empty_no_action"] is None else f"{r['smoothed_empty_no_action']:.3f}"
+        hidden = sum(not x["shows"] for x in r["segments"])
         print(f"{r['seed']:<9} {describe(r['encoding']):<32} {r['true_segments']:4d} {r['raw_segment_f1']:7.3f} {r['smoothed_segment_f1']:6.3f}"
-              f" {r['raw_frame_accuracy']:8.3f} {r['smoothed_frame_accuracy']:6.3f} {r['empty_seconds']:8.1f} {ok:>9}")
+              f" {r['raw_frame_accuracy']:8.3f} {r['smoothed_frame_accuracy']:6.3f} {r['empty_seconds']:8.1f} {ok:>9} {hidden or '':>7}")
     print()
     print(f"{'videos':<22} {'mean F1':>8} {'worst F1':>9} {'mean acc':>9} {'worst acc':>10}   (raw per-clip argmax in brackets)")
     for name in ("all", "original", "reencoded"):
@@ -198,6 +229,12 @@ def main():
         print(f"{name:<22} {s['smoothed_segment_f1']:8.3f} {s['worst_smoothed_segment_f1']:9.3f} {s['smoothed_frame_accuracy']:9.3f}"
               f" {s['worst_smoothed_frame_accuracy']:10.3f}   ({s['raw_segment_f1']:.3f} {s['worst_raw_segment_f1']:.3f}"
               f" {s['raw_frame_accuracy']:.3f} {s['worst_raw_frame_accuracy']:.3f})")
+    print()
+    print(f"{'true action segments':<22} {'count':>8} {'found':>9}   (hidden: less than {actiongen.IN_VIEW:g} of the figure, or of its motion,"
+          f" in the model's view)")
+    for kind, x in result["segments"].items():
+        found = "-" if x["found"] is None else f"{x['found']:.3f}"
+        print(f"{kind:<22} {x['count']:8d} {found:>9}")
     print()
     print(f"{'no-actor content':<22} {'seconds':>8} {'no_action raw':>14} {'after aggregator':>17} {'action segments':>16}")
     for kind in dict.fromkeys(NO_ACTOR_KINDS):

@@ -10,6 +10,7 @@ Frames are rendered at 128×171 (the size torchvision's R3D-18 preset resizes to
     python3 actiongen.py video OUT.mp4 --seed S --seconds 40   # a long video + OUT.truth.json (ground truth)
 """
 import argparse
+import itertools
 import json
 import math
 import subprocess
@@ -247,18 +248,36 @@ def clip_frames(seed, action, seconds, fps=FPS, appearance=APPEARANCE):
             for i in range(int(math.ceil(seconds * fps)) + 1)]
 
 
+# What a model with torchvision's preset (vidar's: resize to 128×171, the centre 112×112) sees of a frame.
+MODEL_VIEW = (slice(8, 120), slice(30, 142))
+# A clip or segment shows its action when at least this share of the figure and, but for standing still, of the
+# pixels its motion sweeps is in view (train.py keeps only such training clips; the evaluation counts the others).
+IN_VIEW = 0.3
+
+
+def shows_its_action(action, figure_share, motion_share):
+    """Whether clip_visibility's shares leave `action` to be seen (not hidden, not out of the model's view)."""
+    return figure_share >= IN_VIEW and (action == "standing_still" or motion_share >= IN_VIEW)
+
+
 def clip_visibility(seed, action, seconds, crop, fps=FPS, appearance=APPEARANCE):
     """How much of the figure one clip shows inside `crop` (rows, columns) and not behind its occluder, over its
     frames at `fps`: (share of the figure's pixels, share of the pixels its motion sweeps). A clip labelled with an
     action whose moving limbs are hidden or out of view shows something else (standing, or nobody)."""
     _, fig, scene, t0 = clip_setup(seed, action, appearance)
+    return shares_in_view((scene.figure_in_view(fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
+                           for i in range(int(math.ceil(seconds * fps)) + 1)), crop)
+
+
+def shares_in_view(views, crop):
+    """Over frames' (figure's pixels, pixels the occluder leaves in view) pairs: the share of the figure's pixels
+    inside `crop` and in view, and the same share of the pixels its motion sweeps from frame to frame."""
     inside = np.zeros((H, W), bool)
     inside[crop] = True
     shown = total = swept = swept_shown = 0
     last = None
-    for i in range(int(math.ceil(seconds * fps)) + 1):
-        mask, seen = scene.figure_in_view(fig, action, t0 + i / fps, walk_offset(action, i / fps, fig))
-        seen &= inside
+    for mask, seen in views:
+        seen = seen & inside
         total, shown = total + mask.sum(), shown + (mask & seen).sum()
         if last is not None:
             moved = mask ^ last
@@ -285,33 +304,50 @@ def timeline(rng, seconds, min_len=3.0, max_len=7.0, empty_share=0.2):
 
 def long_video(seed, seconds, fps=FPS, min_len=3.0, max_len=7.0):
     """Frames (at `fps`) and the true timeline of a video in which actions follow each other."""
+    fig, scene, segments, steps = long_video_steps(seed, seconds, fps, min_len, max_len)
+    frames = [scene.render(None if action == NO_ACTION else fig, action, t, walk) for t, (_, _, action), walk in steps]
+    return frames, segments
+
+
+def long_video_visibility(seed, seconds, crop, fps=FPS):
+    """Per true segment with somebody in it: (start, end, action, share of the figure in view, share of its motion
+    in view), as clip_visibility measures a clip: what of each action a model that sees only `crop` can see."""
+    fig, scene, segments, steps = long_video_steps(seed, seconds, fps)
+    return [(start, end, action, *shares_in_view((scene.figure_in_view(fig, action, t, walk) for t, _, walk in frames), crop))
+            for (start, end, action), frames in itertools.groupby(steps, key=lambda step: step[1]) if action != NO_ACTION]
+
+
+def long_video_steps(seed, seconds, fps=FPS, min_len=3.0, max_len=7.0):
+    """A long video's figure, scene and true timeline, and its frames' (time, segment, walk offset) to come, each
+    placing the figure (its x) as it is yielded: the one sequence that long_video draws and the visibility measures."""
     rng = np.random.default_rng(seed)
     fig = Figure(rng)
     scene = Scene(rng, fig)
     segments = timeline(rng, seconds, min_len, max_len)
-    frames = []
-    base_x, current, prev_t = fig.x, None, 0.0
-    home = fig.x
-    for i in range(int(round(seconds * fps))):
-        ti = i / fps
-        start, end, action = next((s for s in segments if s[0] <= ti < s[1]), segments[-1])
-        if current != (start, action):
-            # A walk starts on the side it walks away from; other actions stay where the last walk ended
-            # (back home after nobody was there).
-            if action == "walking_left":
-                base_x = W - 30
-            elif action == "walking_right":
-                base_x = 30
-            elif current is not None and current[1].startswith("walking"):
-                base_x = fig.x + walk_offset(current[1], prev_t - current[0], fig)
-            elif current is not None and current[1] == NO_ACTION:
-                base_x = home
-            current = (start, action)
-        fig.x = base_x
-        frames.append(scene.render(None if action == NO_ACTION else fig, action, ti, walk_offset(action, ti - start, fig)))
-        fig.x = base_x
-        prev_t = ti
-    return frames, segments
+
+    def steps():
+        base_x, current, prev_t = fig.x, None, 0.0
+        home = fig.x
+        for i in range(int(round(seconds * fps))):
+            ti = i / fps
+            segment = next((s for s in segments if s[0] <= ti < s[1]), segments[-1])
+            start, _, action = segment
+            if current != (start, action):
+                # A walk starts on the side it walks away from; other actions stay where the last walk ended
+                # (back home after nobody was there).
+                if action == "walking_left":
+                    base_x = W - 30
+                elif action == "walking_right":
+                    base_x = 30
+                elif current is not None and current[1].startswith("walking"):
+                    base_x = fig.x + walk_offset(current[1], prev_t - current[0], fig)
+                elif current is not None and current[1] == NO_ACTION:
+                    base_x = home
+                current = (start, action)
+            fig.x = base_x
+            yield ti, segment, walk_offset(action, ti - start, fig)
+            prev_t = ti
+    return fig, scene, segments, steps()
 
 
 def write_video(frames, path, fps=FPS):

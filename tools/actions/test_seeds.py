@@ -158,6 +158,56 @@ class RenderTests(unittest.TestCase):
         self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, everything), (1.0, 1.0))
         self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, nothing), (0.0, 0.0))
 
+    def test_a_long_videos_visibility_is_counted_on_the_figure_its_frames_draw(self):
+        # long_video and long_video_visibility walk the same steps: the figure in view at each step is the figure a
+        # frame draws there (black against white, no jitter, no noise), through walks, stops and empty stretches,
+        # and each segment's shares are counted over those pixels.
+        seed = next(seeds.seed("eval", k) for k in itertools.count() if actiongen.long_video_steps(seeds.seed("eval", k), 1)[1].occluder)
+        fig, scene, segments, steps = actiongen.long_video_steps(seed, 45)
+        scene.camera.jitter, scene.noise = 0.0, 0.0
+        views = {}
+        for t, segment, walk in steps:
+            action = segment[2]
+            if action == actiongen.NO_ACTION:
+                continue
+            mask, seen = scene.figure_in_view(fig, action, t, walk)
+            frames = []
+            for colour in ((0, 0, 0), (1, 1, 1)):
+                fig.color = np.array(colour, float)
+                frames.append(scene.render(fig, action, t, walk).astype(int))
+            self.assertTrue(np.array_equal(np.abs(frames[0] - frames[1]).sum(-1) > 0, mask & seen), (seed, t, action))
+            views.setdefault(segment, []).append((mask, seen))
+        self.assertGreater(len(views), 3, "several segments checked")
+        measured = actiongen.long_video_visibility(seed, 45, actiongen.MODEL_VIEW)
+        self.assertEqual(measured, [(*k, *actiongen.shares_in_view(v, actiongen.MODEL_VIEW)) for k, v in views.items()])
+        # Its segments are the true action segments; the whole frame shows each, an empty crop none.
+        everything, nothing = (slice(None), slice(None)), (slice(0, 0), slice(0, 0))
+        whole = actiongen.long_video_visibility(seed, 45, everything)
+        self.assertEqual([v[:3] for v in whole], [s for s in segments if s[2] != actiongen.NO_ACTION])
+        self.assertTrue(any(0 < v[3] < 1 for v in whole), "the occluder hides part of the figure")
+        self.assertEqual({v[3:] for v in actiongen.long_video_visibility(seed, 45, nothing)}, {(0.0, 0.0)})
+
+    def test_the_evaluation_tells_hidden_segments_from_missed_ones(self):
+        # The first evaluation video with an action segment that does not show its action: labelled as the truth,
+        # as nothing, and as the truth's segments in view only, each segment is counted found or not, hidden or not.
+        for k in range(evaluate_actions.VIDEOS):
+            seed = seeds.seed("eval", k)
+            shows = [actiongen.shows_its_action(*v[2:]) for v in actiongen.long_video_visibility(seed, 45, actiongen.MODEL_VIEW)]
+            if not all(shows):
+                break
+        else:
+            self.fail("no evaluation video has a hidden action segment: nothing to tell apart")
+        _, segments = actiongen.long_video(seed, 45)
+        truth = [{"start": s, "end": e, "label": a} for s, e, a in segments]
+        actions = [t for t in truth if t["label"] != actiongen.NO_ACTION]
+        for name, smoothed, found in (("every one", truth, [True] * len(shows)), ("none", [], [False] * len(shows)),
+                                      ("those in view", [t for t, v in zip(actions, shows) if v], shows)):
+            rows = [{"segments": evaluate_actions.segments_in_view(seed, 45, actiongen.FPS, truth, smoothed)}]
+            self.assertEqual([x["found"] for x in rows[0]["segments"]], found, name)
+            self.assertEqual([x["shows"] for x in rows[0]["segments"]], shows)
+            kinds = evaluate_actions.segments_by_view(rows)
+            self.assertEqual((len(kinds["in view"]), len(kinds["hidden"])), (sum(shows), len(shows) - sum(shows)))
+
 
 class TrainingTests(unittest.TestCase):
     def test_training_twice_gives_the_same_weights(self):

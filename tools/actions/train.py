@@ -85,11 +85,10 @@ def with_empty_occluders(mix):
 if flag("--occluded-empty"):
     TRAIN_APPEARANCE = with_empty_occluders(TRAIN_APPEARANCE)
 # `--visible`: training keeps only action clips that show what they are labelled (clip_visibility): at least
-# VISIBLE of the figure's pixels and, but for standing still, of the pixels its motion sweeps, inside the crop and
-# not behind the occluder. Below that version 5 got fewer than half of its own training clips right: an action
-# behind a box or outside the crop looks like standing or nobody. Validation keeps all.
+# actiongen.IN_VIEW (0.3) of the figure's pixels and, but for standing still, of the pixels its motion sweeps, inside
+# the crop and not behind the occluder. Below that version 5 got fewer than half of its own training clips right:
+# an action behind a box or outside the crop looks like standing or nobody. Validation keeps all.
 VISIBLE_ONLY = flag("--visible")
-VISIBLE = 0.3
 # A stride-1 convolution's input gradient is computed as a forward convolution (below; on since version 5).
 INPUT_GRAD_AS_CONV = True
 # Training's convolutions run in bfloat16 (CPU autocast; the weights, optimizer and BatchNorm statistics stay fp32):
@@ -201,7 +200,7 @@ def network():
     return SmallVideoResNet(CONFIG["widths"], CONFIG["blocks"], CONFIG["stemWidth"], CONFIG["numClasses"])
 
 
-CROP = (8, 30)            # the centre 112×112 crop of a 128×171 frame: torchvision's preset, and vidar's
+CROP = tuple(s.start for s in actiongen.MODEL_VIEW)   # the centre 112×112 crop of a 128×171 frame (top, left)
 CROP_JITTER = (8, 16)     # training crops move up to this far from the centre (rows, columns)
 LOW_CONTRAST = (0.25, 0.5)   # share of training clips whose contrast shrinks towards their mean, and the least factor
 DARKEN = (0.15, 0.3)         # share of training clips made darker, and the least gain
@@ -239,9 +238,8 @@ def to_input(frames, g=None):
 
 def shows_its_action(job):
     seed, action, appearance = job
-    shown, swept = actiongen.clip_visibility(seed, action, CLIP_SECONDS, (slice(CROP[0], CROP[0] + 112), slice(CROP[1], CROP[1] + 112)),
-                                             appearance=appearance)
-    return shown >= VISIBLE and (action == "standing_still" or swept >= VISIBLE)
+    return actiongen.shows_its_action(action, *actiongen.clip_visibility(seed, action, CLIP_SECONDS, actiongen.MODEL_VIEW,
+                                                                         appearance=appearance))
 
 
 def action_seeds(purpose, c, per_class, appearance, visible_only):
