@@ -15,6 +15,7 @@ and how many of each kind the aggregator found, so that a low score tells a weak
         [--vidar .build/release/vidar] [--model CKPT] [--label-args '--precision bf16'] [--json OUT.json]
 """
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -94,14 +95,17 @@ def label(vidar, path):
 
 
 def label_frames(frames, seed, encoding, name, vidar, tmp):
-    """Writes frames (at encoding's frame rate, else 15 fps, as the generator's own H.264) and labels the file."""
+    """Writes frames (at encoding's frame rate, else 15 fps, as the generator's own H.264) and labels the file:
+    (raw per-clip segments, the aggregator's segments, the file's sha256)."""
     path = os.path.join(tmp, f"{name}-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
     if encoding is None:
         actiongen.write_video(frames, path)
     else:
         transcode.encode(frames, encoding, path)
     try:
-        return label(vidar, path)
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        return (*label(vidar, path), digest)
     finally:
         os.remove(path)
 
@@ -131,8 +135,8 @@ def long_video_job(args):
     encoding = random_encoding(seed, k)
     frames, segments = actiongen.long_video(seed, seconds, fps=encoding["fps"] if encoding else actiongen.FPS)
     truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
-    raw, smoothed = label_frames(frames, seed, encoding, "eval", vidar, tmp)
-    return {"seed": seed, "encoding": encoding, **score(truth, raw, smoothed, seconds),
+    raw, smoothed, digest = label_frames(frames, seed, encoding, "eval", vidar, tmp)
+    return {"seed": seed, "encoding": encoding, "sha256": digest, **score(truth, raw, smoothed, seconds),
             "segments": segments_in_view(seed, seconds, encoding["fps"] if encoding else actiongen.FPS, truth, smoothed)}
 
 
@@ -155,13 +159,19 @@ def no_actor_job(args):
     encoding = random_encoding(seed, k)
     fps = encoding["fps"] if encoding else actiongen.FPS
     frames = backgrounds.frames(kind, seed, PIECE_SECONDS, fps)[:int(PIECE_SECONDS * fps)]
-    raw, smoothed = label_frames(frames, seed, encoding, "no-actor", vidar, tmp)
+    raw, smoothed, digest = label_frames(frames, seed, encoding, "no-actor", vidar, tmp)
     times = [i / actiongen.FPS for i in range(int(PIECE_SECONDS * actiongen.FPS))]
     share = lambda pred: sum(label_at(pred, t) == actiongen.NO_ACTION for t in times) / len(times)
     actions = sorted({s["label"] for s in smoothed if s["label"] != actiongen.NO_ACTION})
-    return {"seed": seed, "kind": kind, "encoding": encoding, "seconds": PIECE_SECONDS, "raw_no_action": share(raw),
+    return {"seed": seed, "kind": kind, "encoding": encoding, "sha256": digest, "seconds": PIECE_SECONDS, "raw_no_action": share(raw),
             "smoothed_no_action": share(smoothed), "smoothed_action_segments": sum(s["label"] != actiongen.NO_ACTION for s in smoothed),
             "labels_given": actions}
+
+
+def inputs_digest(items):
+    """One sha256 over the files labelled, in order: two runs with the same digest scored the same bytes, so that
+    their tables differ only by vidar (its version, model or arithmetic)."""
+    return hashlib.sha256("".join(x["sha256"] for x in items).encode()).hexdigest()
 
 
 def segments_by_view(rows):
@@ -199,6 +209,7 @@ def main():
     no_actor_seconds = sum(p["seconds"] for p in pieces)
     result = {
         "benchmark": "action-eval", "videos": a.videos, "seconds": a.seconds, "seeds": [rows[0]["seed"], rows[-1]["seed"]],
+        "inputs_sha256": inputs_digest(rows + pieces),
         "all": summary(rows), "original": summary(rows[0::2]), "reencoded": summary(rows[1::2]),
         "empty_stretches": {"seconds": empty,
                             "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty,
@@ -216,6 +227,7 @@ def main():
             json.dump(result, f, indent=1)
     print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
           f" {no_actor_seconds / 60:.1f} min of no-actor content; {a.model or 'bundled model'}, `vidar label` defaults")
+    print(f"inputs sha256 {result['inputs_sha256']} (every video file labelled, in order: the same digest, the same inputs)")
     print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9} {'hidden':>7}")
     for r in rows:
         ok = "-" if r["smoothed_empty_no_action"] is None else f"{r['smoothed_empty_no_action']:.3f}"

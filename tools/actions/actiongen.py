@@ -350,10 +350,19 @@ def long_video_steps(seed, seconds, fps=FPS, min_len=3.0, max_len=7.0):
     return fig, scene, segments, steps()
 
 
+# x264's plain C arithmetic on one thread: the same file on every x86-64 CPU. With its SIMD kernels the bytes depend on
+# the CPU's instruction sets (on one machine, x264 limited to SSE2, with its AVX2 kernels and without SIMD wrote three
+# different files) and with a thread per core on the core count: the demo clips and the evaluation's original videos
+# came out other bytes on each kind of machine, and an AVX2 EPYC's `make eval` scored 13 of the 20 original videos
+# unlike the AVX-512 EPYC's (all 20 re-encoded ones alike). About 5× the SIMD encoder's time: 10 s for 45 s of video.
+H264_SAME_EVERYWHERE = ["-threads", "1", "-x264-params", "asm=0"]
+
+
 def write_video(frames, path, fps=FPS):
+    """The generator's own H.264 (171×128, 4:4:4, CRF 26) of `frames`, the same bytes on any x86-64 machine."""
     p = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", f"{fps:g}",
-                          "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "26", "-preset", "medium", path],
-                         stdin=subprocess.PIPE)
+                          "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "26", "-preset", "medium",
+                          *H264_SAME_EVERYWHERE, path], stdin=subprocess.PIPE)
     for f in frames:
         p.stdin.write(f.tobytes())
     p.stdin.close()

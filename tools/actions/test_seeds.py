@@ -158,6 +158,18 @@ class RenderTests(unittest.TestCase):
         self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, everything), (1.0, 1.0))
         self.assertEqual(actiongen.clip_visibility(seed, "waving", 1.0, nothing), (0.0, 0.0))
 
+    def test_the_demo_clip_is_the_file_the_generator_writes_here(self):
+        # make_clips.sh on this machine writes the committed bytes: the generator's frames and its H.264 (x264 in C
+        # on one thread) are the same on every x86-64 CPU, so the demo clips, and the evaluation's original videos
+        # written the same way, are the same inputs wherever `make eval` runs.
+        committed = os.path.join(HERE, "..", "..", "clips", "actions-101.mp4")
+        frames, _ = actiongen.long_video(101, 40)
+        with tempfile.TemporaryDirectory() as d:
+            actiongen.write_video(frames, os.path.join(d, "clip.mp4"))
+            with open(os.path.join(d, "clip.mp4"), "rb") as a, open(committed, "rb") as b:
+                self.assertTrue(a.read() == b.read(), "clips/actions-101.mp4 is not what the generator writes on this machine: "
+                                "its rendering or its H.264 changed (bash clips/make_clips.sh remakes the clips), or depends on the CPU")
+
     def test_a_long_videos_visibility_is_counted_on_the_figure_its_frames_draw(self):
         # long_video and long_video_visibility walk the same steps: the figure in view at each step is the figure a
         # frame draws there (black against white, no jitter, no noise), through walks, stops and empty stretches,
