@@ -88,7 +88,8 @@ model: deps
 	bash clips/make_clips.sh
 
 # The bundled model as a new user meets it: 40 unseen long videos (half re-encoded) and 10.5 min of content with
-# nobody in it; segment F1, frame accuracy and the no-actor time labelled no_action (about 10 min).
+# nobody in it; segment F1, frame accuracy, the no-actor time labelled no_action, and the true action segments the
+# model's view could not show (about 10 min).
 eval: build
 	$(PYTHON) Benchmarks/eval/evaluate_actions.py --vidar .build/release/vidar
 
