@@ -203,8 +203,8 @@ def main():
         rows = pool.map(long_video_job, [(k, a.seconds, vidar, tmp) for k in range(a.videos)], chunksize=1)
         pieces = pool.map(no_actor_job, [(k, vidar, tmp) for k in range(a.no_actor_pieces)], chunksize=1)
     keys = ["raw_frame_accuracy", "smoothed_frame_accuracy", "raw_segment_f1", "smoothed_segment_f1"]
-    def summary(rs):
-        return {**{k: sum(r[k] for r in rs) / len(rs) for k in keys}, **{"worst_" + k: min(r[k] for r in rs) for k in keys}}
+    def summary(rs):   # None for no videos (`--videos 1` has no re-encoded one)
+        return {**{k: sum(r[k] for r in rs) / len(rs) for k in keys}, **{"worst_" + k: min(r[k] for r in rs) for k in keys}} if rs else None
     empty = sum(r["empty_seconds"] for r in rows)
     no_actor_seconds = sum(p["seconds"] for p in pieces)
     result = {
@@ -212,8 +212,8 @@ def main():
         "inputs_sha256": inputs_digest(rows + pieces),
         "all": summary(rows), "original": summary(rows[0::2]), "reencoded": summary(rows[1::2]),
         "empty_stretches": {"seconds": empty,
-                            "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty,
-                            "smoothed_no_action": sum(r["smoothed_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty},
+                            "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None,
+                            "smoothed_no_action": sum(r["smoothed_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None},
         "no_actor": {"seconds": no_actor_seconds,
                      "raw_no_action": sum(p["raw_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
                      "smoothed_no_action": sum(p["smoothed_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
@@ -233,11 +233,13 @@ def main():
         ok = "-" if r["smoothed_empty_no_action"] is None else f"{r['smoothed_empty_no_action']:.3f}"
         hidden = sum(not x["shows"] for x in r["segments"])
         print(f"{r['seed']:<9} {describe(r['encoding']):<32} {r['true_segments']:4d} {r['raw_segment_f1']:7.3f} {r['smoothed_segment_f1']:6.3f}"
-              f" {r['raw_frame_accuracy']:8.3f} {r['smoothed_frame_accuracy']:6.3f} {r['empty_seconds']:8.1f} {ok:>9} {hidden or '':>7}")
+              f" {r['raw_frame_accuracy']:8.3f} {r['smoothed_frame_accuracy']:6.3f} {r['empty_seconds']:8.1f} {ok:>9} {hidden or '':>7}".rstrip())
     print()
     print(f"{'videos':<22} {'mean F1':>8} {'worst F1':>9} {'mean acc':>9} {'worst acc':>10}   (raw per-clip argmax in brackets)")
     for name in ("all", "original", "reencoded"):
         s = result[name]
+        if s is None:
+            continue
         print(f"{name:<22} {s['smoothed_segment_f1']:8.3f} {s['worst_smoothed_segment_f1']:9.3f} {s['smoothed_frame_accuracy']:9.3f}"
               f" {s['worst_smoothed_frame_accuracy']:10.3f}   ({s['raw_segment_f1']:.3f} {s['worst_raw_segment_f1']:.3f}"
               f" {s['raw_frame_accuracy']:.3f} {s['worst_raw_frame_accuracy']:.3f})")
@@ -259,7 +261,8 @@ def main():
     n = result["no_actor"]
     print(f"{'all no-actor content':<22} {n['seconds']:8.0f} {n['raw_no_action']:14.3f} {n['smoothed_no_action']:17.3f} {n['action_segments']:16d}")
     e = result["empty_stretches"]
-    print(f"{'empty stretches':<22} {e['seconds']:8.0f} {e['raw_no_action']:14.3f} {e['smoothed_no_action']:17.3f}")
+    if e["seconds"]:
+        print(f"{'empty stretches':<22} {e['seconds']:8.0f} {e['raw_no_action']:14.3f} {e['smoothed_no_action']:17.3f}")
 
 
 if __name__ == "__main__":
