@@ -44,11 +44,12 @@ enum SharedOptions {
                + "or auto (bf16 where the CPU computes it natively, else fp32)"),
     ])
 
-    /// `--precision`, resolved (auto → what this CPU does best) and checked against the backend.
+    /// `--precision`, resolved (auto → what this CPU does best) and checked against the backend, then the CPU.
     static func precision(_ name: String, backend: ConvolutionBackend) throws -> Precision {
         let precision: Precision
-        do { precision = try Precision.named(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
+        do { precision = try Precision.resolved(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
         if let reason = precision.unsupportedReason(on: backend) { throw UsageError("--precision \(reason)") }
+        if let reason = precision.unavailableReason { throw VidarError(.unavailable, "--precision \(name): \(reason)") }
         return precision
     }
 

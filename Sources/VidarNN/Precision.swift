@@ -11,13 +11,20 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     public static let choices = ["fp32", "bf16", "int8", "auto"]
 
     /// `auto` is bf16 where the CPU computes it natively (AVX512_BF16 or AMX), else fp32: bf16 emulated on
-    /// plain AVX-512 is slower than fp32.
+    /// plain AVX-512 is slower than fp32. Throws for an unknown name, and for a precision this CPU cannot run.
     public static func named(_ name: String) throws -> Precision {
+        let p = try resolved(name)
+        if let reason = p.unavailableReason { throw InferenceError(description: reason) }
+        return p
+    }
+
+    /// `name` as a precision (`auto` resolved as `named` does), not yet checked against this CPU: a caller checks
+    /// the configuration first (backend, checkpoint), so that the same mistake gets the same message everywhere.
+    public static func resolved(_ name: String) throws -> Precision {
         if name == "auto" { return cpuHasNativeBF16 ? .bf16 : .fp32 }
         guard let p = Precision(rawValue: name) else {
             throw InferenceError(description: "unknown precision '\(name)' (\(choices.joined(separator: ", ")))")
         }
-        if let reason = p.unavailableReason { throw InferenceError(description: reason) }
         return p
     }
 

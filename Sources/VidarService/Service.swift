@@ -42,10 +42,11 @@ public final class Service: Sendable {
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
         options.workers = config.workers
-        do { options.precision = try Precision.named(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
+        do { options.precision = try Precision.resolved(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
         if let reason = options.precision.unsupportedReason(on: backend) ?? options.precision.unsupportedReason(for: model.network) {
             throw VidarError(.invalidRequest, "precision \(reason)")
         }
+        if let reason = options.precision.unavailableReason { throw VidarError(.unavailable, "precision \(config.precision): \(reason)") }
         precision = options.precision
         let registry = self.registry
         scheduler = InferenceScheduler(model: model, backend: backend, options: options) { clip, result in
