@@ -353,7 +353,7 @@ def long_video_steps(seed, seconds, fps=FPS, min_len=3.0, max_len=7.0):
 # x264's plain C arithmetic on one thread: the same file on every x86-64 CPU. With its SIMD kernels the bytes depend on
 # the CPU's instruction sets (on one machine, x264 limited to SSE2, with its AVX2 kernels and without SIMD wrote three
 # different files) and with a thread per core on the core count: the demo clips and the evaluation's original videos
-# came out other bytes on each kind of machine, and an AVX2 EPYC's `make eval` scored 13 of the 20 original videos
+# came out other bytes on each kind of machine, and an AVX2 EPYC's `make eval` scored 14 of the 20 original videos
 # unlike the AVX-512 EPYC's (all 20 re-encoded ones alike). About 5× the SIMD encoder's time: 10 s for 45 s of video.
 H264_SAME_EVERYWHERE = ["-threads", "1", "-x264-params", "asm=0"]
 
