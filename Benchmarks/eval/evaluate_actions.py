@@ -96,16 +96,14 @@ def label(vidar, path):
 
 def label_frames(frames, seed, encoding, name, vidar, tmp):
     """Writes frames (at encoding's frame rate, else 15 fps, as the generator's own H.264) and labels the file:
-    (raw per-clip segments, the aggregator's segments, the file's sha256)."""
+    (raw per-clip segments, the aggregator's segments, the sha256 of its video packets)."""
     path = os.path.join(tmp, f"{name}-{seed}." + (transcode.extension(encoding) if encoding else "mp4"))
     if encoding is None:
         actiongen.write_video(frames, path)
     else:
         transcode.encode(frames, encoding, path)
     try:
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        return (*label(vidar, path), digest)
+        return (*label(vidar, path), packets_digest(path))
     finally:
         os.remove(path)
 
@@ -168,9 +166,17 @@ def no_actor_job(args):
             "labels_given": actions}
 
 
+def packets_digest(path):
+    """The sha256 of a file's video packets with their timestamps (FFmpeg's framehash), not of its bytes: the WebM
+    muxer writes a random segment UID, so two runs' identical VP9 videos were different files."""
+    hashes = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-c", "copy", "-fflags", "+bitexact",
+                             "-f", "framehash", "-hash", "sha256", "-"], check=True, capture_output=True).stdout
+    return hashlib.sha256(hashes).hexdigest()
+
+
 def inputs_digest(items):
-    """One sha256 over the files labelled, in order: two runs with the same digest scored the same bytes, so that
-    their tables differ only by vidar (its version, model or arithmetic)."""
+    """One sha256 over the videos labelled, in order: two runs with the same digest scored the same packets, so
+    that their tables differ only by vidar (its version, model or arithmetic)."""
     return hashlib.sha256("".join(x["sha256"] for x in items).encode()).hexdigest()
 
 
@@ -227,7 +233,7 @@ def main():
             json.dump(result, f, indent=1)
     print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
           f" {no_actor_seconds / 60:.1f} min of no-actor content; {a.model or 'bundled model'}, `vidar label` defaults")
-    print(f"inputs sha256 {result['inputs_sha256']} (every video file labelled, in order: the same digest, the same inputs)")
+    print(f"inputs sha256 {result['inputs_sha256']} (the video packets labelled, in order: the same digest, the same inputs)")
     print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9} {'hidden':>7}")
     for r in rows:
         ok = "-" if r["smoothed_empty_no_action"] is None else f"{r['smoothed_empty_no_action']:.3f}"
