@@ -209,7 +209,7 @@ class RenderTests(unittest.TestCase):
                 break
         else:
             self.fail("no evaluation video has a hidden action segment: nothing to tell apart")
-        _, segments = actiongen.long_video(seed, 45)
+        segments = actiongen.long_video_steps(seed, 45)[2]   # the true timeline, without rendering the frames
         truth = [{"start": s, "end": e, "label": a} for s, e, a in segments]
         actions = [t for t in truth if t["label"] != actiongen.NO_ACTION]
         for name, smoothed, found in (("every one", truth, [True] * len(shows)), ("none", [], [False] * len(shows)),
