@@ -58,6 +58,8 @@ put("metadata", "preprocessing.json", json.dumps({"transform": {"resize": [128, 
     "mean": [0.43216, 0.394666, 0.37645], "std": [0.22803, 0.22145, 0.216989]}, "sampling": {"fps": 15, "clipLength": 16, "stride": 8}}))
 put("metadata", "calibration.json", json.dumps({"version": 1, "method": "max", "clips": 24,
     "ranges": {"stem.0": 6.5, "layer1.0.conv1.0": 3.25}}))
+put("metadata", "aggregator.json", json.dumps({"smooth": "ma:2", "threshold": 0.4, "exit_threshold": 0.25, "margin": 0.2,
+    "patience": 3, "min_duration": 1.0}))
 put("metadata", "labels.json", json.dumps(["standing_still", "waving", "clapping", "jumping_jacks", "squatting", "walking_left", "walking_right"]))
 
 repo = root.parent.parent

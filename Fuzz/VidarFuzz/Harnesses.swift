@@ -18,10 +18,11 @@ enum Harnesses {
         ("npy", { _ = try? NPY.decode($0) }),
         ("metadata", { data in
             let text = String(decoding: data, as: UTF8.self)
-            for key in [VideoResNetConfig.metadataKey, Preprocessing.metadataKey, Labels.metadataKey] {
+            for key in [VideoResNetConfig.metadataKey, Preprocessing.metadataKey, Labels.metadataKey, AggregatorDefaults.metadataKey] {
                 let metadata = [key: text]
                 _ = try? VideoResNetConfig.recognise(StateDict(tensors: [:], format: "safetensors", metadata: metadata), path: "fuzz")
                 _ = try? Preprocessing.resolve(metadata: metadata, path: "fuzz")
+                _ = try? AggregatorDefaults.resolve(metadata: metadata, path: "fuzz")
                 _ = try? Labels.resolve(numClasses: 7, labelsFile: nil, metadata: metadata)
             }
             _ = try? Calibration.decode(text, convolutions: ["stem.0", "layer1.0.conv1.0"], path: "fuzz")

@@ -9,15 +9,20 @@ public struct StreamSettings: Sendable, Equatable {
     public var fps: Double?
     public var clipLength: Int?
     public var stride: Int?
-    public var smoothing: AggregatorOptions.Smoothing = .none
-    public var threshold = 0.4
-    public var exitThreshold = 0.25
+    /// The aggregator's knobs; nil keeps the model's recommendation (`AggregatorDefaults`), else the defaults below.
+    public var smoothing: AggregatorOptions.Smoothing?
+    public var threshold: Double?
+    public var exitThreshold: Double?
     /// Start thresholds per class, by label name or index.
     public var classThresholds: [String: Double] = [:]
-    public var margin = 0.1
-    public var patience = 2
-    public var minDuration = 1.0
+    public var margin: Double?
+    public var patience: Int?
+    public var minDuration: Double?
     public var topK = 3
+
+    /// What applies when neither the user nor the model sets a knob.
+    public static let defaults = AggregatorOptions(smoothing: .none, enterThreshold: 0.4, exitThreshold: 0.25, margin: 0.1, patience: 2,
+                                                   minDuration: 1.0)
 
     public init() {}
 
@@ -26,12 +31,8 @@ public struct StreamSettings: Sendable, Equatable {
         if let fps, !(fps > 0 && fps <= 1000) { return "fps must be in (0, 1000], got \(fps)" }
         if let clipLength, !(1...1024).contains(clipLength) { return "clip length must be in 1...1024, got \(clipLength)" }
         if let stride, !(1...4096).contains(stride) { return "stride must be in 1...4096, got \(stride)" }
-        for (name, p) in [("threshold", threshold), ("exit threshold", exitThreshold), ("margin", margin)] where !(0...1).contains(p) {
-            return "\(name) must be in 0...1, got \(p)"
-        }
-        if threshold < exitThreshold { return "the threshold (\(threshold)) must not be below the exit threshold (\(exitThreshold))" }
-        if !(1...1000).contains(patience) { return "patience must be in 1...1000, got \(patience)" }
-        if !(0...86400).contains(minDuration) { return "minimum duration must be in 0...86400 s, got \(minDuration)" }
+        if let problem = AggregatorDefaults(smoothing: smoothing, threshold: threshold, exitThreshold: exitThreshold, margin: margin,
+                                            patience: patience, minDuration: minDuration).validationError { return problem }
         if !(1...100).contains(topK) { return "top-k must be in 1...100, got \(topK)" }
         if let bad = classThresholds.first(where: { !(0...1).contains($0.value) }) { return "class threshold for '\(bad.key)' must be in 0...1" }
         return nil
@@ -60,9 +61,16 @@ public struct StreamSettings: Sendable, Equatable {
         if let fps { sampling.fps = fps }
         if let clipLength { sampling.clipLength = clipLength; sampling.stride = clipLength }
         if let stride { sampling.stride = stride }
-        let aggregator = AggregatorOptions(smoothing: smoothing, enterThreshold: threshold, classEnterThresholds: byIndex,
-                                           exitThreshold: exitThreshold, margin: margin, patience: patience,
-                                           minDuration: minDuration, topK: topK)
+        // Each knob: the user's, else the model's, else the default; the pair of thresholds is checked as it resolved.
+        let model = model.aggregatorDefaults, d = Self.defaults
+        let threshold = threshold ?? model.threshold ?? d.enterThreshold, exitThreshold = exitThreshold ?? model.exitThreshold ?? d.exitThreshold
+        if threshold < exitThreshold {
+            throw VidarError(.invalidRequest, "the threshold (\(threshold)) must not be below the exit threshold (\(exitThreshold))")
+        }
+        let aggregator = AggregatorOptions(smoothing: smoothing ?? model.smoothing ?? d.smoothing, enterThreshold: threshold,
+                                           classEnterThresholds: byIndex, exitThreshold: exitThreshold,
+                                           margin: margin ?? model.margin ?? d.margin, patience: patience ?? model.patience ?? d.patience,
+                                           minDuration: minDuration ?? model.minDuration ?? d.minDuration, topK: topK)
         return (sampling, aggregator)
     }
 }

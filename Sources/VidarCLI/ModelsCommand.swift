@@ -14,7 +14,8 @@ enum ModelsCommand: Command {
             list: the bundled model and torchvision's Kinetics-400 checkpoints, with where each is. \
             fetch: downloads a registered checkpoint (or any URL whose file name ends in -<sha256 prefix>.ext) into the \
             cache, keeps it only if its SHA-256 starts with that prefix, and prints its path. \
-            inspect: architecture, parameters, dtype, classes with their names, preprocessing and sampling, SHA-256. \
+            inspect: architecture, parameters, dtype, classes with their names, preprocessing, sampling, the \
+            aggregator settings the model recommends, SHA-256. \
             calibrate: runs the videos' clips at fp32 through the labelling pipeline, records each layer's activation \
             range and writes a copy of the checkpoint with them, which `--precision int8` runs (use video like the \
             video you will label: the same cameras, light and scenes).
@@ -143,6 +144,7 @@ enum ModelsCommand: Command {
                 "class_names": model.labels ?? [],
                 "sampling": ["fps": model.preprocessing.sampling.fps.map { $0 as Any } ?? NSNull(),
                              "clip_length": model.preprocessing.sampling.clipLength, "stride": model.preprocessing.sampling.stride],
+                "aggregator": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(model.aggregatorDefaults))) ?? [:],
                 "notice": model.notice ?? NSNull(),
                 "int8_calibration": model.network.calibration.map { ["method": $0.method, "clips": $0.clips] as [String: Any] } ?? NSNull(),
             ]
@@ -162,6 +164,7 @@ enum ModelsCommand: Command {
                 class names:   \(classNames(model.labels))
                 preprocessing: \(model.preprocessing.transformSummary)
                 sampling:      \(model.preprocessing.samplingSummary)
+                aggregator:    \(model.aggregatorDefaults.summary)
                 int8:          \(model.network.calibration.map { "calibrated (\($0.method) over \($0.clips) clips)" }
                                    ?? "not calibrated (`vidar models calibrate`)")
                 sha256:        \(sha)

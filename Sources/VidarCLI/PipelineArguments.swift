@@ -22,15 +22,15 @@ enum SharedOptions {
     ])
 
     static let segments = OptionGroup("smoothing and segments", [
-        Option(["--smooth"], value: "MODE", default: "none",
-               "none, ma:K (mean of the last K clips) or ema:ALPHA; with overlapping clips none scored best on the action benchmark"),
-        Option(["--threshold"], value: "P", default: "0.4", "smoothed probability a label needs to start"),
+        Option(["--smooth"], value: "MODE", default: "the model's, else none",
+               "none, ma:K (mean of the last K clips) or ema:ALPHA"),
+        Option(["--threshold"], value: "P", default: "the model's, else 0.4", "smoothed probability a label needs to start"),
         Option(["--class-threshold"], value: "C=P", default: "none", repeatable: true,
                "start threshold for one class (name or index), repeatable"),
-        Option(["--exit-threshold"], value: "P", default: "0.25", "below this the current label ends in no_action"),
-        Option(["--margin"], value: "M", default: "0.1", "a new label must beat the current one by M…"),
-        Option(["--patience"], value: "N", default: "2", "…for N consecutive clips"),
-        Option(["--min-duration"], value: "S", default: "1.0", "seconds a segment lasts at least"),
+        Option(["--exit-threshold"], value: "P", default: "the model's, else 0.25", "below this the current label ends in no_action"),
+        Option(["--margin"], value: "M", default: "the model's, else 0.1", "a new label must beat the current one by M…"),
+        Option(["--patience"], value: "N", default: "the model's, else 2", "…for N consecutive clips"),
+        Option(["--min-duration"], value: "S", default: "the model's, else 1.0", "seconds a segment lasts at least"),
         Option(["--topk"], value: "K", default: "3", "alternatives per segment, predictions per clip"),
     ])
 
@@ -115,27 +115,29 @@ struct PipelineSettings {
         stream.fps = try args.double("--fps", in: 0.01...1000)
         stream.clipLength = try args.int("--clip-len", in: 1...1024)
         stream.stride = try args.int("--stride", in: 1...4096)
-        let smooth = args.string("--smooth") ?? "none"
-        guard let smoothing = StreamSettings.smoothing(parsing: smooth) else {
-            throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(smooth)'")
+        if let smooth = args.string("--smooth") {
+            guard let smoothing = StreamSettings.smoothing(parsing: smooth) else {
+                throw UsageError("--smooth must be none, ma:K (K ≥ 1) or ema:ALPHA (0 < ALPHA ≤ 1); got '\(smooth)'")
+            }
+            stream.smoothing = smoothing
         }
-        stream.smoothing = smoothing
-        stream.threshold = try args.double("--threshold", in: 0...1) ?? 0.4
-        stream.exitThreshold = try args.double("--exit-threshold", in: 0...1) ?? 0.25
+        stream.threshold = try args.double("--threshold", in: 0...1)
+        stream.exitThreshold = try args.double("--exit-threshold", in: 0...1)
         for spec in args.strings("--class-threshold") {
             guard let eq = spec.lastIndex(of: "="), let p = Double(spec[spec.index(after: eq)...]), (0...1).contains(p) else {
                 throw UsageError("--class-threshold takes CLASS=P with P in 0...1, got '\(spec)'")
             }
             stream.classThresholds[String(spec[..<eq])] = p
         }
-        stream.margin = try args.double("--margin", in: 0...1) ?? 0.1
-        stream.patience = try args.int("--patience", in: 1...1000) ?? 2
-        stream.minDuration = try args.double("--min-duration", in: 0...86400) ?? 1.0
+        stream.margin = try args.double("--margin", in: 0...1)
+        stream.patience = try args.int("--patience", in: 1...1000)
+        stream.minDuration = try args.double("--min-duration", in: 0...86400)
         stream.topK = try args.int("--topk", in: 1...100) ?? 3
         threads = try args.int("--threads", in: 1...256) ?? SharedOptions.cores
         backendName = try args.choice("--backend", in: ["auto"] + Backends.names) ?? "auto"
         precisionName = try args.choice("--precision", in: Precision.choices) ?? "fp32"
-        guard stream.threshold >= stream.exitThreshold else { throw UsageError("--threshold must not be below --exit-threshold") }
+        // Both given: checked here; one given, it is checked against the model's other when the model loads.
+        if let t = stream.threshold, let e = stream.exitThreshold, t < e { throw UsageError("--threshold must not be below --exit-threshold") }
     }
 
     /// Loads the model and settles every default from it.

@@ -131,6 +131,34 @@ enum Label {
         #expect(try CLI.run(["label", "--model", try Label.model, "--class-threshold", "jumping=0.5", video]).status == 64)
     }
 
+    @Test func aModelsAggregatorSettingsApplyUnlessTheUserSetsThem() throws {
+        let dir = try TestFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dict = try Checkpoint.read(path: try TestFixtures.path("tiny.safetensors"))
+        let tensors = dict.tensors.sorted { $0.key < $1.key }.map { ($0.key, Tensor(shape: $0.value.shape, data: $0.value.floats())) }
+        let model = dir.appendingPathComponent("tuned.safetensors").path
+        try Safetensors.encode(tensors, metadata: [AggregatorDefaults.metadataKey: #"{"smooth": "ma:2", "patience": 3, "exit_threshold": 0.3}"#])
+            .write(to: URL(fileURLWithPath: model))
+        let video = try Label.video("h264.mp4")
+        func aggregator(_ extra: [String]) throws -> [String: Any] {
+            let r = try CLI.run(["label", "--model", model, "--quiet"] + extra + [video])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["aggregator"] as? [String: Any])
+        }
+        let recommended = try aggregator([])
+        #expect(recommended["patience"] as? Int == 3 && recommended["exit_threshold"] as? Double == 0.3 && recommended["margin"] as? Double == 0.1)
+        #expect((recommended["smoothing"] as? [String: Any])?["moving_average"] as? [String: Int] == ["clips": 2], "\(recommended)")
+        let mine = try aggregator(["--patience", "5", "--smooth", "none"])
+        #expect(mine["patience"] as? Int == 5 && (mine["smoothing"] as? [String: Any])?["none"] != nil, "\(mine)")
+        // A threshold below the model's exit threshold: one line, a usage error.
+        let low = try CLI.run(["label", "--model", model, "--threshold", "0.2", video])
+        #expect(low.status == 64 && low.stderr.contains("threshold (0.2)") && low.stderr.contains("exit threshold (0.3)"), "\(low.stderr)")
+        let inspect = try CLI.run(["models", "inspect", model])
+        #expect(inspect.stdout.contains("aggregator:    smooth ma:2, exit threshold 0.3, patience 3"), "\(inspect.stdout)")
+        let plain = try CLI.run(["models", "inspect", try TestFixtures.path("tiny.safetensors")])
+        #expect(plain.stdout.contains("aggregator:    none (vidar's defaults)"), "\(plain.stdout)")
+    }
+
     @Test func progressLinesAreJSON() throws {
         let r = try CLI.run(["label", "--model", try Label.model, "--quiet", "--progress", "json", try Label.video("h264.mp4")])
         #expect(r.status == 0)

@@ -9,6 +9,8 @@ public struct LoadedModel: Sendable {
     public let checkpoint: CheckpointSummary
     public let labels: [String]?
     public let preprocessing: Preprocessing
+    /// The aggregator settings the model recommends (empty: vidar's defaults).
+    public let aggregatorDefaults: AggregatorDefaults
     /// What users should know about this model's reach (set for the bundled synthetic model).
     public let notice: String?
 }
@@ -21,9 +23,10 @@ public enum ModelLoader {
         let network = try VideoResNet(config: config, stateDict: dict, path: path)
         let labels = try Labels.resolve(numClasses: config.numClasses, labelsFile: labelsFile, metadata: dict.metadata, path: path)
         let preprocessing = try Preprocessing.resolve(metadata: dict.metadata, path: path)
+        let aggregatorDefaults = try AggregatorDefaults.resolve(metadata: dict.metadata, path: path)
         return LoadedModel(path: path, network: network,
                            checkpoint: CheckpointSummary(format: dict.format, dtypes: dict.dtypeSummary, metadata: dict.metadata),
-                           labels: labels, preprocessing: preprocessing,
+                           labels: labels, preprocessing: preprocessing, aggregatorDefaults: aggregatorDefaults,
                            notice: path == ModelRegistry.bundledPath ? ModelRegistry.bundledNotice : nil)
     }
 }
@@ -32,7 +35,7 @@ extension LoadedModel {
     /// The same model with int8 activation ranges (the network's layers and packed weights are shared).
     public func calibrated(_ calibration: Calibration) throws -> LoadedModel {
         LoadedModel(path: path, network: try network.calibrated(calibration), checkpoint: checkpoint, labels: labels,
-                    preprocessing: preprocessing, notice: notice)
+                    preprocessing: preprocessing, aggregatorDefaults: aggregatorDefaults, notice: notice)
     }
 }
 
