@@ -4,6 +4,9 @@ videos with stretches of nobody, half of them rendered at another frame rate and
 codec (as training's round trip, tools/actions/transcode.py), and on at least 10 minutes of content with no actor
 (scenes without a figure, textures, ffmpeg patterns training never saw, real footage training never saw).
 Every seed comes from the evaluation range (tools/actions/seeds.py), disjoint from training's by construction.
+`--purpose tune` renders the same kind of set from the aggregator-tuning range instead (with training's footage and
+patterns, never the evaluation's), and `--keep DIR` keeps every timeline with its clips' full probabilities, for
+Benchmarks/eval/tune_aggregator.py to re-aggregate.
 
 Reports per video and overall: segment F1 (same label, temporal IoU ≥ 0.5, one-to-one; no_action excluded) and
 frame accuracy (no_action included), for the raw per-clip argmax and for the aggregator's segments; mean and worst
@@ -13,6 +16,7 @@ and how many of each kind the aggregator found, so that a low score tells a weak
 
     /usr/bin/python3 Benchmarks/eval/evaluate_actions.py [--videos 40] [--seconds 45] [--no-actor-pieces 21]
         [--vidar .build/release/vidar] [--model CKPT] [--label-args '--precision bf16'] [--json OUT.json]
+        [--purpose eval|tune] [--first K] [--keep DIR]
 """
 import argparse
 import hashlib
@@ -83,10 +87,25 @@ def f1(pred, truth):
 
 
 MODEL = []   # `--model M` and --label-args for vidar label when given
+KEEP = None  # `--keep DIR`: where each timeline is kept
+PURPOSE = "eval"
+
+
+def long_video_seed(k, purpose="eval"):
+    return seeds.seed(purpose, k)
+
+
+def no_actor_seed(k, purpose="eval"):
+    return seeds.seed(purpose, NO_ACTOR_SEED_OFFSET + k)
 
 
 def label(vidar, path):
-    out = subprocess.run([vidar, "label", "--clips", "--topk", "1", "--quiet", *MODEL, path], check=True, capture_output=True, text=True).stdout
+    # A part from 0 (`--start 0`) records every clip's full probabilities; its segments are a single pass's.
+    keep = ["--start", "0"] if KEEP else []
+    out = subprocess.run([vidar, "label", "--clips", "--topk", "1", "--quiet", *keep, *MODEL, path], check=True, capture_output=True, text=True).stdout
+    if KEEP:
+        with open(os.path.join(KEEP, os.path.basename(path).rsplit(".", 1)[0] + ".json"), "w") as f:
+            f.write(out)
     timeline = json.loads(out)
     clips = timeline["clips"]
     raw = [{"start": c["start"], "end": (clips[i + 1]["start"] if i + 1 < len(clips) else c["end"]), "label": c["top"][0]["label"]}
@@ -129,7 +148,7 @@ def score(truth, raw, smoothed, seconds):
 
 def long_video_job(args):
     k, seconds, vidar, tmp = args
-    seed = seeds.seed("eval", k)
+    seed = long_video_seed(k, PURPOSE)
     encoding = random_encoding(seed, k)
     frames, segments = actiongen.long_video(seed, seconds, fps=encoding["fps"] if encoding else actiongen.FPS)
     truth = [{"start": s, "end": e, "label": l} for s, e, l in segments]
@@ -152,7 +171,7 @@ def segments_in_view(seed, seconds, fps, truth, smoothed):
 
 def no_actor_job(args):
     k, vidar, tmp = args
-    seed = seeds.seed("eval", NO_ACTOR_SEED_OFFSET + k)
+    seed = no_actor_seed(k, PURPOSE)
     kind = NO_ACTOR_KINDS[k % len(NO_ACTOR_KINDS)]
     encoding = random_encoding(seed, k)
     fps = encoding["fps"] if encoding else actiongen.FPS
@@ -199,15 +218,23 @@ def main():
     ap.add_argument("--model", help="another model than the bundled one (e.g. an earlier vidar-actions.safetensors)")
     ap.add_argument("--label-args", default="", help="extra `vidar label` options, e.g. '--precision bf16'")
     ap.add_argument("--json", help="also write every row and the summary to this file")
+    ap.add_argument("--purpose", choices=["eval", "tune"], default="eval", help="the seed range: the evaluation's, or aggregator tuning's")
+    ap.add_argument("--keep", metavar="DIR", help="keep every timeline here, with its clips' full probabilities")
+    ap.add_argument("--first", type=int, default=0, help="start at this offset in the range (another set of the same kind)")
     a = ap.parse_args()
+    global KEEP, PURPOSE
+    KEEP, PURPOSE = a.keep, a.purpose
+    if KEEP:
+        os.makedirs(KEEP, exist_ok=True)
     if a.model:
         MODEL.extend(["--model", os.path.abspath(a.model)])
     MODEL.extend(a.label_args.split())
     vidar = os.path.abspath(a.vidar)
-    backgrounds.footage_file(seeds.EVAL_FOOTAGE[0])   # fetch once, before the workers start
+    for name in seeds.EVAL_FOOTAGE if PURPOSE == "eval" else seeds.TRAIN_FOOTAGE:
+        backgrounds.footage_file(name)   # fetch once, before the workers start
     with tempfile.TemporaryDirectory() as tmp, multiprocessing.get_context("fork").Pool(2) as pool:
-        rows = pool.map(long_video_job, [(k, a.seconds, vidar, tmp) for k in range(a.videos)], chunksize=1)
-        pieces = pool.map(no_actor_job, [(k, vidar, tmp) for k in range(a.no_actor_pieces)], chunksize=1)
+        rows = pool.map(long_video_job, [(a.first + k, a.seconds, vidar, tmp) for k in range(a.videos)], chunksize=1)
+        pieces = pool.map(no_actor_job, [(a.first + k, vidar, tmp) for k in range(a.no_actor_pieces)], chunksize=1)
     keys = ["raw_frame_accuracy", "smoothed_frame_accuracy", "raw_segment_f1", "smoothed_segment_f1"]
     def summary(rs):   # None for no videos (`--videos 1` has no re-encoded one)
         return {**{k: sum(r[k] for r in rs) / len(rs) for k in keys}, **{"worst_" + k: min(r[k] for r in rs) for k in keys}} if rs else None
@@ -231,7 +258,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
-    print(f"evaluation: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
+    print(f"{'evaluation' if PURPOSE == 'eval' else 'aggregator tuning set'}: {a.videos} generated videos × {a.seconds:g} s (seeds {rows[0]['seed']}–{rows[-1]['seed']}, odd ones re-encoded),"
           f" {no_actor_seconds / 60:.1f} min of no-actor content; {a.model or 'bundled model'}, `vidar label` defaults")
     print(f"inputs sha256 {result['inputs_sha256']} (the video packets labelled, in order: the same digest, the same inputs)")
     print(f"{'seed':<9} {'encoding':<32} {'segs':>4} {'raw F1':>7} {'F1':>6} {'raw acc':>8} {'acc':>6} {'empty s':>8} {'empty ok':>9} {'hidden':>7}")

@@ -1,5 +1,6 @@
-"""Every seed the bundled model's data uses, by purpose. Training, validation, the demo clips and the evaluation
-draw from disjoint ranges, so no evaluated video can have been seen in training (test_seeds.py checks it).
+"""Every seed the bundled model's data uses, by purpose. Training, validation, the demo clips, the aggregator's
+tuning and the evaluation draw from disjoint ranges, so no evaluated video can have been seen in training or tuning
+(test_seeds.py checks it).
 
 Real footage is split the same way: training crops come from one set of files, the evaluation plays the others.
 """
@@ -8,6 +9,7 @@ RANGES = {
     "demo": range(101, 104),                      # clips/actions-101..103 (make_clips.sh)
     "train": range(1_000_000, 11_000_000),        # training clips (train.py)
     "validation": range(50_000_000, 60_000_000),  # validation clips (train.py)
+    "tune": range(80_000_000, 81_000_000),        # the bundled model's aggregator settings (tune_aggregator.py)
     "eval": range(90_000_000, 91_000_000),        # make eval's long videos and no-actor content
 }
 

@@ -8,6 +8,7 @@ computes what version 1 computes.
     /usr/bin/python3 tools/actions/test_seeds.py      (run by the Swift test BundledModelDataTests)
 """
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -57,11 +58,38 @@ class SeedTests(unittest.TestCase):
             self.assertEqual(len(used), len(set(used)), f"{purpose}: a seed used twice")
             self.assertTrue(all(seeds.purpose_of(s) == purpose for s in used), purpose)
 
-    def test_evaluation_uses_only_its_range(self):
-        used = [seeds.seed("eval", k) for k in range(evaluate_actions.VIDEOS)]
-        used += [seeds.seed("eval", evaluate_actions.NO_ACTOR_SEED_OFFSET + k) for k in range(len(evaluate_actions.NO_ACTOR_KINDS))]
-        self.assertEqual(len(used), len(set(used)))
-        self.assertTrue(all(seeds.purpose_of(s) == "eval" for s in used))
+    def test_evaluation_and_tuning_use_only_their_ranges(self):
+        for purpose in ("eval", "tune"):
+            used = [evaluate_actions.long_video_seed(k, purpose) for k in range(evaluate_actions.VIDEOS)]
+            used += [evaluate_actions.no_actor_seed(k, purpose) for k in range(len(evaluate_actions.NO_ACTOR_KINDS))]
+            self.assertEqual(len(used), len(set(used)), purpose)
+            self.assertTrue(all(seeds.purpose_of(s) == purpose for s in used), purpose)
+        # The tuning set plays training's footage and patterns, the evaluation its own.
+        for purpose, footage, patterns in (("tune", seeds.TRAIN_FOOTAGE, seeds.TRAIN_PATTERNS), ("eval", seeds.EVAL_FOOTAGE, seeds.EVAL_PATTERNS)):
+            seed = evaluate_actions.no_actor_seed(0, purpose)
+            with mock.patch.object(backgrounds, "footage") as f, mock.patch.object(backgrounds, "pattern") as p:
+                backgrounds.frames("footage", seed, 1.0)
+                backgrounds.frames("pattern", seed, 1.0)
+            self.assertEqual((f.call_args.args[3], p.call_args.args[3]), (footage, patterns), purpose)
+
+    def test_the_shipped_model_carries_the_aggregator_train_py_writes(self):
+        import tune_aggregator
+        header = train.safetensors_metadata(os.path.join(HERE, "..", "..", "Sources", "Vidar", "Resources", "vidar-actions.safetensors"))
+        self.assertEqual(json.loads(header["vidar.aggregator"]), train.AGGREGATOR)
+        self.assertTrue(set(train.AGGREGATOR) <= set(tune_aggregator.GRID), train.AGGREGATOR)
+        self.assertTrue(all(train.AGGREGATOR[k] in tune_aggregator.GRID[k] for k in train.AGGREGATOR), "a setting the grid holds")
+
+    def test_tuning_chooses_the_best_boundaries_that_keep_segments_and_empty_time(self):
+        import tune_aggregator
+        table = [(0.97, 0.90, 1.0, 0),                         # vidar's defaults: mean F1, frame accuracy, no-actor share, false segments
+                 (0.99, 0.95, 0.98, 0), (0.98, 0.95, 1.0, 1), (0.965, 0.95, 1.0, 0),   # each fails one bar
+                 (0.975, 0.92, 0.995, 0), (0.98, 0.92, 0.995, 0), (0.98, 0.92, 1.0, 0), (0.97, 0.91, 1.0, 0)]
+        rows = [{"setting": tune_aggregator.DEFAULTS if n == 0 else {"n": n}, "mean_f1": f1, "worst_f1": 0.5, "frame_accuracy": acc,
+                 "no_actor": na, "false_segments": false} for n, (f1, acc, na, false) in enumerate(table)]
+        # The best frame accuracy allowed, then the higher mean F1, then the earlier.
+        self.assertEqual(tune_aggregator.choose(rows)["setting"], {"n": 5})
+        self.assertEqual(tune_aggregator.choose(rows[:4])["setting"], tune_aggregator.DEFAULTS)
+        self.assertIn(tune_aggregator.DEFAULTS, [dict(zip(tune_aggregator.GRID, v)) for v in itertools.product(*tune_aggregator.GRID.values())])
 
     def test_demo_clips_use_the_demo_range(self):
         script = open(os.path.join(HERE, "..", "..", "clips", "make_clips.sh")).read()

@@ -12,8 +12,8 @@ and quality, decoded, sampled at 15 fps and resized back.
 The convolutions train in bf16 on the CPU's bf16 units (AVX512_BF16 or AMX; elsewhere `--fp32`, other weights).
 Deterministic: fixed seeds for weights, data order and every rendered clip and encoding (seeds.py: training and
 validation use their own ranges). Rendering uses two processes; results do not depend on their scheduling.
-Writes the weights as safetensors with metadata (architecture, labels, preprocessing, sampling, version) and a
-report (accuracy, time) beside them.
+Writes the weights as safetensors with metadata (architecture, labels, preprocessing, sampling, the aggregator
+settings tuned for them, version) and a report (accuracy, time) beside them.
 """
 import hashlib
 import json
@@ -51,6 +51,10 @@ MEAN = np.array([0.43216, 0.394666, 0.37645], np.float32)
 STD = np.array([0.22803, 0.22145, 0.216989], np.float32)
 CONFIG = {"stem": "basic", "stemWidth": 8, "stemMidWidth": 45, "convKinds": ["conv3d"] * 4, "blocks": [1, 1, 1, 1],
           "widths": [8, 16, 32, 64], "numClasses": len(actiongen.LABELS), "inputChannels": 3}
+# The aggregator settings vidar uses with this model unless told otherwise (metadata `vidar.aggregator`): chosen for
+# this version's weights by Benchmarks/eval/tune_aggregator.py on its own tuning set (seed range "tune", never make
+# eval's); a retrained model is tuned again. Keys as serve's settings; the ones left out take vidar's defaults.
+AGGREGATOR = {"smooth": "ma:2", "patience": 3, "margin": 0.1, "threshold": 0.35, "min_duration": 1.0}
 
 
 def option(name):
@@ -328,6 +332,14 @@ def prune_cache(purpose, keep=CACHE_KEEP):
         os.remove(path)
 
 
+def safetensors_metadata(path):
+    """A safetensors file's metadata (string to string)."""
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def load_safetensors(path):
     import struct
     with open(path, "rb") as f:
@@ -477,6 +489,7 @@ def main():
         "vidar.labels": json.dumps(actiongen.LABELS),
         "vidar.preprocessing": json.dumps({"transform": {"resize": [128, 171], "crop": [112, 112], "mean": MEAN.tolist(), "std": STD.tolist()},
                                            "sampling": {"fps": 15, "clipLength": 16, "stride": 8}}),
+        "vidar.aggregator": json.dumps(AGGREGATOR),
         "vidar.version": VERSION,
         "vidar.training": json.dumps({"train_clips": len(ytr), "val_clips": len(yva), "epochs": EPOCHS,
                                       "augment": {"crop_jitter": CROP_JITTER, "low_contrast": LOW_CONTRAST, "darken": DARKEN} if AUGMENT else None,
