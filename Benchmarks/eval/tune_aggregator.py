@@ -22,6 +22,7 @@ The choice goes into train.py's AGGREGATOR, which writes it into the model's met
 uses it wherever the user sets nothing else.
 
     /usr/bin/python3 Benchmarks/eval/tune_aggregator.py [--timelines DIR] [--vidar .build/release/vidar] [--model CKPT]
+        [--purpose tune|eval] [--first K] [--only SETTING_JSON ...] [--json OUT]
 """
 import argparse
 import hashlib
@@ -71,11 +72,11 @@ def reaggregate(vidar, timeline, setting):
 BUNDLED = os.path.join(os.path.dirname(__file__), "..", "..", "Sources", "Vidar", "Resources", "vidar-actions.safetensors")
 
 
-def labelled(directory, model, videos, pieces, purpose="tune"):
+def labelled(directory, model, videos, pieces, purpose="tune", first=0):
     """Whether `directory` holds every input's timeline, each labelled by this very model file."""
     sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
-    names = [f"eval-{ea.long_video_seed(k, purpose)}.json" for k in range(videos)]
-    names += [f"no-actor-{ea.no_actor_seed(k, purpose)}.json" for k in range(pieces)]
+    names = [f"eval-{ea.long_video_seed(k, purpose)}.json" for k in range(first, first + videos)]
+    names += [f"no-actor-{ea.no_actor_seed(k, purpose)}.json" for k in range(first, first + pieces)]
     paths = [os.path.join(directory, n) for n in names]
     return all(os.path.exists(p) and json.load(open(p))["provenance"]["model_sha256"] == sha for p in paths)
 
@@ -86,13 +87,13 @@ def truth(seed, k, seconds):
     return [{"start": s, "end": e, "label": l} for s, e, l in segments]
 
 
-def load_set(directory, videos, pieces, seconds, purpose="tune"):
+def load_set(directory, videos, pieces, seconds, purpose="tune", first=0):
     """(name, timeline, truth or None for no-actor content) for every input of the set."""
     items = []
-    for k in range(videos):
+    for k in range(first, first + videos):
         seed = ea.long_video_seed(k, purpose)
         items.append((f"eval-{seed}", json.load(open(os.path.join(directory, f"eval-{seed}.json"))), truth(seed, k, seconds)))
-    for k in range(pieces):
+    for k in range(first, first + pieces):
         seed = ea.no_actor_seed(k, purpose)
         items.append((f"no-actor-{seed}", json.load(open(os.path.join(directory, f"no-actor-{seed}.json"))), None))
     return items
@@ -136,15 +137,21 @@ def main():
     ap.add_argument("--purpose", choices=["tune", "eval"], default="tune",
                     help="the set the grid is scored on: tune (to choose), or eval (only to measure how well a choice made on the "
                          "tuning set carries over; a setting chosen on it would flatter make eval)")
+    ap.add_argument("--first", type=int, default=0,
+                    help="the set's first seed offset in its range (--first 40: the confirmation set, 40 more videos no choice saw)")
+    ap.add_argument("--only", action="append", metavar="JSON", help="score only this setting (repeatable), e.g. "
+                    "'{\"smooth\": \"ma:2\", \"patience\": 3, \"margin\": 0.1, \"threshold\": 0.35, \"min_duration\": 1.0}'")
     a = ap.parse_args()
     videos, pieces, seconds = ea.VIDEOS, len(ea.NO_ACTOR_KINDS), 45.0
-    if not labelled(a.timelines, a.model or BUNDLED, videos, pieces, a.purpose):
+    if not labelled(a.timelines, a.model or BUNDLED, videos, pieces, a.purpose, a.first):
         command = [sys.executable, os.path.join(os.path.dirname(__file__), "evaluate_actions.py"), "--purpose", a.purpose,
-                   "--keep", a.timelines, "--vidar", a.vidar] + (["--model", a.model] if a.model else [])
+                   "--keep", a.timelines, "--first", str(a.first), "--vidar", a.vidar] + (["--model", a.model] if a.model else [])
         print("labelling the tuning set:", " ".join(command), flush=True)
         subprocess.run(command, check=True)
-    items = load_set(a.timelines, videos, pieces, seconds, a.purpose)
+    items = load_set(a.timelines, videos, pieces, seconds, a.purpose, a.first)
     settings = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
+    if a.only:
+        settings = [DEFAULTS] + [json.loads(x) for x in a.only]
     rows = []
     with multiprocessing.get_context("fork").Pool(2) as pool:
         for n, setting in enumerate(settings, 1):
@@ -154,14 +161,15 @@ def main():
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
     print(f"{'tuning' if a.purpose == 'tune' else 'evaluation'} set: {videos} videos × {seconds:g} s"
-          f" (seeds {ea.long_video_seed(0, a.purpose)}–{ea.long_video_seed(videos - 1, a.purpose)}),"
+          f" (seeds {ea.long_video_seed(a.first, a.purpose)}–{ea.long_video_seed(a.first + videos - 1, a.purpose)}),"
           f" {pieces} no-actor pieces; {len(settings)} settings")
     print(f"{'setting':<92} {'mean F1':>8} {'worst':>6} {'perfect':>8} {'frame acc':>10} {'no-actor':>9} {'false':>6}")
-    for r in [next(r for r in rows if r["setting"] == DEFAULTS)] + sorted(rows, key=lambda r: -r["frame_accuracy"])[:20]:
+    defaults = next(r for r in rows if r["setting"] == DEFAULTS)
+    for r in [defaults] + sorted((r for r in rows if r is not defaults), key=lambda r: -r["frame_accuracy"])[:20]:
         print(f"{json.dumps(r['setting']):<92} {r['mean_f1']:8.4f} {r['worst_f1']:6.3f} {r['perfect']:8d} {r['frame_accuracy']:10.4f}"
               f" {r['no_actor']:9.4f} {r['false_segments']:6d}" + ("   (vidar's defaults)" if r["setting"] == DEFAULTS else ""))
-    if a.purpose != "tune":
-        return print("(scored on the evaluation's videos, to measure how a choice carries over: not a choice)")
+    if a.purpose != "tune" or a.first or a.only:
+        return print("(scored to measure how a choice carries over: not a choice)")
     best = choose(rows)
     print("choice:", json.dumps(best["setting"]) if best else f"none keeps {NO_ACTOR_FLOOR:.0%} of the no-actor time no_action")
 
