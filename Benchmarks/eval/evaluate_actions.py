@@ -243,7 +243,7 @@ def main():
     result = {
         "benchmark": "action-eval", "videos": a.videos, "seconds": a.seconds, "seeds": [rows[0]["seed"], rows[-1]["seed"]],
         "inputs_sha256": inputs_digest(rows + pieces),
-        "all": summary(rows), "original": summary(rows[0::2]), "reencoded": summary(rows[1::2]),
+        "all": summary(rows), "original": summary([r for r in rows if r["encoding"] is None]), "reencoded": summary([r for r in rows if r["encoding"]]),
         "empty_stretches": {"seconds": empty,
                             "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None,
                             "smoothed_no_action": sum(r["smoothed_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None},
