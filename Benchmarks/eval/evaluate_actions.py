@@ -222,6 +222,8 @@ def main():
     ap.add_argument("--keep", metavar="DIR", help="keep every timeline here, with its clips' full probabilities")
     ap.add_argument("--first", type=int, default=0, help="start at this offset in the range (another set of the same kind)")
     a = ap.parse_args()
+    if a.videos < 1 or a.no_actor_pieces < 0:
+        ap.error("--videos must be at least 1 and --no-actor-pieces at least 0")
     global KEEP, PURPOSE
     KEEP, PURPOSE = a.keep, a.purpose
     if KEEP:
@@ -247,9 +249,9 @@ def main():
         "empty_stretches": {"seconds": empty,
                             "raw_no_action": sum(r["raw_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None,
                             "smoothed_no_action": sum(r["smoothed_empty_no_action"] * r["empty_seconds"] for r in rows if r["empty_seconds"]) / empty if empty else None},
-        "no_actor": {"seconds": no_actor_seconds,
-                     "raw_no_action": sum(p["raw_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
-                     "smoothed_no_action": sum(p["smoothed_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds,
+        "no_actor": {"seconds": no_actor_seconds,   # shares None without no-actor content (`--no-actor-pieces 0`)
+                     "raw_no_action": sum(p["raw_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds if pieces else None,
+                     "smoothed_no_action": sum(p["smoothed_no_action"] * p["seconds"] for p in pieces) / no_actor_seconds if pieces else None,
                      "action_segments": sum(p["smoothed_action_segments"] for p in pieces)},
         "segments": {kind: {"count": len(ss), "found": sum(x["found"] for x in ss) / len(ss) if ss else None}
                      for kind, ss in segments_by_view(rows).items()},
@@ -292,7 +294,8 @@ def main():
         print(f"{kind:<22} {sec:8.0f} {sum(p['raw_no_action'] * p['seconds'] for p in ps) / sec:14.3f}"
               f" {sum(p['smoothed_no_action'] * p['seconds'] for p in ps) / sec:17.3f} {sum(p['smoothed_action_segments'] for p in ps):16d}")
     n = result["no_actor"]
-    print(f"{'all no-actor content':<22} {n['seconds']:8.0f} {n['raw_no_action']:14.3f} {n['smoothed_no_action']:17.3f} {n['action_segments']:16d}")
+    if pieces:
+        print(f"{'all no-actor content':<22} {n['seconds']:8.0f} {n['raw_no_action']:14.3f} {n['smoothed_no_action']:17.3f} {n['action_segments']:16d}")
     e = result["empty_stretches"]
     if e["seconds"]:
         print(f"{'empty stretches':<22} {e['seconds']:8.0f} {e['raw_no_action']:14.3f} {e['smoothed_no_action']:17.3f}")
