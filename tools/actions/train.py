@@ -332,26 +332,29 @@ def prune_cache(purpose, keep=CACHE_KEEP):
         os.remove(path)
 
 
+def _safetensors_header(f):
+    """The header of the safetensors file open as `f` (read from its start) and its length in bytes."""
+    import struct
+    n = struct.unpack("<Q", f.read(8))[0]
+    return json.loads(f.read(n)), n
+
+
 def safetensors_metadata(path):
     """A safetensors file's metadata (string to string)."""
-    import struct
     with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n)).get("__metadata__", {})
+        return _safetensors_header(f)[0].get("__metadata__", {})
 
 
 def load_safetensors(path):
-    import struct
     with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
+        header, n = _safetensors_header(f)
+        data = f.read()
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         a, b = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + a:8 + n + b], np.float32).copy()).reshape(info["shape"])
+        out[name] = torch.from_numpy(np.frombuffer(data[a:b], np.float32).copy()).reshape(info["shape"])
     return out
 
 
