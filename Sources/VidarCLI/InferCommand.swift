@@ -37,12 +37,8 @@ enum InferCommand: Command {
         let labelsPath = args.string("--labels")
 
         Backends.setThreads(threads)
-        let backend: ConvolutionBackend
-        do { backend = try Backends.named(backendName) } catch {
-            throw VidarError(.unavailable, "backend \(backendName): \(error)")
-        }
-        let precision = try SharedOptions.precision(try args.choice("--precision", in: Precision.choices) ?? "fp32",
-                                                    backend: backend)
+        let (backend, precision) = try SharedOptions.compute(backend: backendName,
+                                                             precision: try args.choice("--precision", in: Precision.choices) ?? "fp32")
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsPath)
         try SharedOptions.check(precision, model: model)
         let input = try readTensor(inputPath)

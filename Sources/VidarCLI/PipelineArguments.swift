@@ -44,18 +44,14 @@ enum SharedOptions {
                + "or auto (bf16 where the CPU computes it natively, else fp32)"),
     ])
 
-    /// `--precision`, resolved (auto → what this CPU does best) and checked against the backend, then the CPU.
-    static func precision(_ name: String, backend: ConvolutionBackend) throws -> Precision {
-        let precision: Precision
-        do { precision = try Precision.resolved(name) } catch { throw VidarError(.unavailable, "--precision \(name): \(error)") }
-        if let reason = precision.unsupportedReason(on: backend) { throw UsageError("--precision \(reason)") }
-        if let reason = precision.unavailableReason { throw VidarError(.unavailable, "--precision \(name): \(reason)") }
-        return precision
+    /// `--backend` and `--precision` (auto → what this CPU does best), checked as everywhere (ComputeChoice).
+    static func compute(backend: String, precision: String) throws -> (ConvolutionBackend, Precision) {
+        try ComputeChoice.resolve(backend: backend, precision: precision, setting: "--precision") { UsageError($0) }
     }
 
     /// int8 on a model without calibration: refused before any video is opened.
     static func check(_ precision: Precision, model: LoadedModel) throws {
-        if let reason = precision.unsupportedReason(for: model.network) { throw UsageError("--precision \(precision.rawValue) with \(model.path): \(reason)") }
+        try ComputeChoice.check(precision, model: model, setting: "--precision") { UsageError($0) }
     }
 
     /// The FFmpeg input options of probe, label and watch.
@@ -143,9 +139,7 @@ struct PipelineSettings {
     /// Loads the model and settles every default from it.
     func load() throws -> (LoadedModel, ConvolutionBackend, Precision, SamplingOptions, AggregatorOptions) {
         Backends.setThreads(threads)
-        let backend: ConvolutionBackend
-        do { backend = try Backends.named(backendName) } catch { throw VidarError(.unavailable, "backend \(backendName): \(error)") }
-        let precision = try SharedOptions.precision(precisionName, backend: backend)
+        let (backend, precision) = try SharedOptions.compute(backend: backendName, precision: precisionName)
         let model = try ModelLoader.load(modelSpec, labelsFile: labelsFile)
         try SharedOptions.check(precision, model: model)
         let (sampling, aggregator) = try stream.resolve(for: model)

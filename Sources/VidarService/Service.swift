@@ -30,8 +30,10 @@ public final class Service: Sendable {
 
     public init(config: ServeConfig, log: @escaping @Sendable (String) -> Void) throws {
         Backends.setThreads(config.threads)
-        do { backend = try Backends.named(config.backend) } catch { throw VidarError(.unavailable, "backend \(config.backend): \(error)") }
+        let (backend, precision) = try ComputeChoice.resolve(backend: config.backend, precision: config.precision, setting: "precision")
+        self.backend = backend
         model = try Self.check(config)
+        try ComputeChoice.check(precision, model: model, setting: "precision")
         modelSHA = (try? SHA256.hex(ofFile: model.path)).map { String($0.prefix(16)) } ?? "unknown"
         hub = try EventHub.make(sinks: config.events, spool: config.spoolSettings, run: run, model: model.network.config.name,
                                 log: log, capacity: config.eventBuffer)
@@ -42,12 +44,8 @@ public final class Service: Sendable {
         options.batchWait = config.batchWaitMs / 1000
         options.threads = config.threads
         options.workers = config.workers
-        do { options.precision = try Precision.resolved(config.precision) } catch { throw VidarError(.unavailable, "precision \(config.precision): \(error)") }
-        if let reason = options.precision.unsupportedReason(on: backend) ?? options.precision.unsupportedReason(for: model.network) {
-            throw VidarError(.invalidRequest, "precision \(reason)")
-        }
-        if let reason = options.precision.unavailableReason { throw VidarError(.unavailable, "precision \(config.precision): \(reason)") }
-        precision = options.precision
+        options.precision = precision
+        self.precision = precision
         let registry = self.registry
         scheduler = InferenceScheduler(model: model, backend: backend, options: options) { clip, result in
             registry.all.first { $0.clip === clip }?.finished(result)
