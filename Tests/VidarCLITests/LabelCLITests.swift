@@ -134,10 +134,9 @@ enum Label {
     @Test func aModelsAggregatorSettingsApplyUnlessTheUserSetsThem() throws {
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let dict = try Checkpoint.read(path: try TestFixtures.path("tiny.safetensors"))
-        let tensors = dict.tensors.sorted { $0.key < $1.key }.map { ($0.key, Tensor(shape: $0.value.shape, data: $0.value.floats())) }
         let model = dir.appendingPathComponent("tuned.safetensors").path
-        try Safetensors.encode(tensors, metadata: [AggregatorDefaults.metadataKey: #"{"smooth": "ma:2", "patience": 3, "exit_threshold": 0.3}"#])
+        try Safetensors.encode(try Checkpoint.read(path: try TestFixtures.path("tiny.safetensors")),
+                               setting: [AggregatorDefaults.metadataKey: #"{"smooth": "ma:2", "patience": 3, "exit_threshold": 0.3}"#])
             .write(to: URL(fileURLWithPath: model))
         let video = try Label.video("h264.mp4")
         func aggregator(_ extra: [String]) throws -> [String: Any] {

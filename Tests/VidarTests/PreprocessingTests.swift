@@ -12,18 +12,17 @@ struct PreprocessingTests {
     }
 
     @Test func aCheckpointCanCarryItsOwnPreprocessing() throws {
-        let dict = try Checkpoint.read(path: try TestFixtures.path("tiny.safetensors"))
-        let tensors = dict.tensors.sorted { $0.key < $1.key }.map { ($0.key, Tensor(shape: $0.value.shape, data: $0.value.floats())) }
+        let tiny = try Checkpoint.read(path: try TestFixtures.path("tiny.safetensors"))
         let custom = Preprocessing(transform: ClipTransform(resize: [64, 80], crop: [56, 56], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]),
                                    sampling: SamplingOptions(fps: 10, clipLength: 8, stride: 4))
         let dir = try TestFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("custom.safetensors")
         let meta = [Preprocessing.metadataKey: String(decoding: try JSONEncoder().encode(custom), as: UTF8.self)]
-        try Safetensors.encode(tensors, metadata: meta).write(to: file)
+        try Safetensors.encode(tiny, setting: meta).write(to: file)
         #expect(try ModelLoader.load(file.path).preprocessing == custom)
         let bad = dir.appendingPathComponent("bad.safetensors")
-        try Safetensors.encode(tensors, metadata: [Preprocessing.metadataKey: #"{"transform": 3}"#]).write(to: bad)
+        try Safetensors.encode(tiny, setting: [Preprocessing.metadataKey: #"{"transform": 3}"#]).write(to: bad)
         #expect { try ModelLoader.load(bad.path) } throws: { ($0 as? VidarError)?.kind == .invalidData }
     }
 }

@@ -42,15 +42,10 @@ public enum ModelCalibration {
     /// A copy of the model's checkpoint (every tensor as F32, its metadata kept) with the calibration added.
     public static func write(_ calibration: Calibration, model: LoadedModel, to path: String) throws {
         let dict = try Checkpoint.read(path: model.path)
-        var tensors: [(String, Tensor)] = []
-        for (name, t) in dict.tensors.sorted(by: { $0.key < $1.key }) where t.dtype.isFloatingPoint {
-            tensors.append((name, Tensor(shape: t.shape, data: t.floats())))
-        }
-        var metadata = dict.metadata
-        metadata[Calibration.metadataKey] = calibration.json()
-        if metadata[Labels.metadataKey] == nil, let labels = model.labels, labels != KineticsLabels.kinetics400 {
+        var metadata = [Calibration.metadataKey: calibration.json()]
+        if dict.metadata[Labels.metadataKey] == nil, let labels = model.labels, labels != KineticsLabels.kinetics400 {
             metadata[Labels.metadataKey] = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
         }
-        try AtomicFile.write(Safetensors.encode(tensors, metadata: metadata), to: path)
+        try AtomicFile.write(Safetensors.encode(dict, setting: metadata), to: path)
     }
 }

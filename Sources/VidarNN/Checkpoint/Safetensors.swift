@@ -79,4 +79,12 @@ public enum Safetensors {
         for (_, t) in tensors { t.data.withUnsafeBytes { out.append(contentsOf: $0) } }
         return out
     }
+
+    /// A safetensors copy of `dict`: its floating-point tensors as F32, by name, and its metadata with `metadata`'s
+    /// keys set (a model carrying a calibration, or a test's model with other metadata).
+    public static func encode(_ dict: StateDict, setting metadata: [String: String]) -> Data {
+        let tensors = dict.tensors.sorted { $0.key < $1.key }.filter { $0.value.dtype.isFloatingPoint }
+            .map { ($0.key, Tensor(shape: $0.value.shape, data: $0.value.floats())) }
+        return encode(tensors, metadata: dict.metadata.merging(metadata) { $1 })
+    }
 }
