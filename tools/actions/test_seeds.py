@@ -72,9 +72,20 @@ class SeedTests(unittest.TestCase):
                 backgrounds.frames("pattern", seed, 1.0)
             self.assertEqual((f.call_args.args[3], p.call_args.args[3]), (footage, patterns), purpose)
 
-    def test_the_shipped_model_carries_the_aggregator_train_py_writes(self):
+    def test_the_shipped_model_is_what_train_py_writes_by_default(self):
+        # make model runs train.py without options: the shipped file's version, network, training settings and
+        # aggregator are its defaults' (the weights themselves: the README's model card records two trainings' digest).
         import tune_aggregator
         header = train.safetensors_metadata(os.path.join(HERE, "..", "..", "Sources", "Vidar", "Resources", "vidar-actions.safetensors"))
+        self.assertEqual(header["vidar.version"], train.VERSION)
+        self.assertEqual(json.loads(header["vidar.config"]), train.CONFIG)
+        training = json.loads(header["vidar.training"])
+        self.assertEqual((training["epochs"], training["bf16"], training["input_grad_as_conv"]), (train.EPOCHS, train.BF16, train.INPUT_GRAD_AS_CONV))
+        data = training["data"]
+        # Keys added after a version was trained are absent from its metadata: none then meant no empty occluders,
+        # all clips kept.
+        self.assertEqual({"occluded_empty": 0.0, **data["appearance"]}, train.TRAIN_APPEARANCE)
+        self.assertEqual(data.get("visible"), actiongen.IN_VIEW if train.VISIBLE_ONLY else None)
         self.assertEqual(json.loads(header["vidar.aggregator"]), train.AGGREGATOR)
         self.assertTrue(set(train.AGGREGATOR) <= set(tune_aggregator.GRID), train.AGGREGATOR)
         self.assertTrue(all(train.AGGREGATOR[k] in tune_aggregator.GRID[k] for k in train.AGGREGATOR), "a setting the grid holds")

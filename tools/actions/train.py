@@ -501,6 +501,7 @@ def main():
                                       "seconds": time.time() - t0, "threads": 2, "torch": torch.__version__, "input_grad_as_conv": INPUT_GRAD_AS_CONV, "bf16": BF16,
                                       "data": {"seeds": {k: [r.start, r.stop] for k, r in seeds.RANGES.items()},
                                                "background": BACKGROUND_SHARE, "appearance": TRAIN_APPEARANCE, "footage": seeds.TRAIN_FOOTAGE,
+                                               "visible": actiongen.IN_VIEW if VISIBLE_ONLY else None,
                                                "patterns": seeds.TRAIN_PATTERNS,
                                                "round_trip": {"sizes": [s for s, _ in transcode.SIZES], "fps": [24, 60],
                                                               "codecs": ["h264", "vp9", "mjpeg"]}}}),
