@@ -5,9 +5,11 @@ and the evaluation's), with training's footage and patterns, so that no evaluate
 or by its settings.
 
 1. labels the tuning set once (`evaluate_actions.py --purpose tune --keep DIR`: each timeline keeps its clips'
-   full probabilities), unless DIR already holds its timelines;
+   full probabilities), unless DIR already holds its timelines from this model (or from one that differs from it
+   only in its aggregator recommendation, as the model does once the choice is written into it);
 2. re-aggregates every timeline with each setting of GRID through `vidar merge` (vidar's own aggregator, rerun
-   over the recorded clips, so no inference is repeated);
+   over the recorded clips, so no inference is repeated; every setting a model may recommend is replaced, the
+   exit threshold by vidar's default);
 3. prints every setting's mean and worst segment F1, frame accuracy and no-actor time labelled no_action, best
    first, and the choice: the highest frame accuracy among the settings that score at least vidar's defaults'
    mean segment F1 and keep at least NO_ACTOR_FLOOR of the no-actor time no_action with no false segment (ties:
@@ -47,6 +49,7 @@ GRID = {
 }
 NO_ACTOR_FLOOR = 0.99
 DEFAULTS = {"smooth": "none", "patience": 2, "margin": 0.1, "threshold": 0.4, "min_duration": 1.0}   # vidar's own
+EXIT_THRESHOLD = 0.25   # vidar's default, not tuned: train.AGGREGATOR holds only GRID's keys (test_seeds checks it)
 
 
 def smoothing_json(text):
@@ -61,7 +64,7 @@ def reaggregate(vidar, timeline, setting):
     """The timeline's segments with `setting`: its aggregator options replaced and `vidar merge` rerun over it."""
     t = dict(timeline, aggregator=dict(timeline["aggregator"], **{
         "smoothing": smoothing_json(setting["smooth"]), "patience": setting["patience"], "margin": setting["margin"],
-        "enter_threshold": setting["threshold"], "min_duration": setting["min_duration"]}))
+        "enter_threshold": setting["threshold"], "exit_threshold": EXIT_THRESHOLD, "min_duration": setting["min_duration"]}))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(t, f)
         f.flush()
@@ -72,13 +75,32 @@ def reaggregate(vidar, timeline, setting):
 BUNDLED = os.path.join(os.path.dirname(__file__), "..", "..", "Sources", "Vidar", "Resources", "vidar-actions.safetensors")
 
 
+def inference_digest(model):
+    """sha256 of what a model file's clip probabilities depend on: its tensors and its metadata but the aggregator's
+    recommendation, which reaggregate() replaces whole (so setting one, as train.py's AGGREGATOR does after tuning,
+    needs no relabelling)."""
+    with open(model, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        tensors = f.read()
+    header.get("__metadata__", {}).pop("vidar.aggregator", None)
+    return hashlib.sha256(json.dumps(header, sort_keys=True).encode() + tensors).hexdigest()
+
+
+MARKER = "labelled-by.json"   # beside the timelines: the model file that labelled them, and its inference digest
+
+
 def labelled(directory, model, videos, pieces, purpose="tune", first=0):
-    """Whether `directory` holds every input's timeline, each labelled by this very model file."""
-    sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
+    """Whether `directory` holds every input's timeline, labelled by this model file or by one that differs from it
+    only in its aggregator recommendation."""
+    accepted = {hashlib.sha256(open(model, "rb").read()).hexdigest()}
+    marker = os.path.join(directory, MARKER)
+    if os.path.exists(marker) and json.load(open(marker))["inference_sha256"] == inference_digest(model):
+        accepted.add(json.load(open(marker))["file_sha256"])
     names = [f"eval-{ea.long_video_seed(k, purpose)}.json" for k in range(first, first + videos)]
     names += [f"no-actor-{ea.no_actor_seed(k, purpose)}.json" for k in range(first, first + pieces)]
     paths = [os.path.join(directory, n) for n in names]
-    return all(os.path.exists(p) and json.load(open(p))["provenance"]["model_sha256"] == sha for p in paths)
+    return all(os.path.exists(p) and json.load(open(p))["provenance"]["model_sha256"] in accepted for p in paths)
 
 
 def truth(seed, k, seconds):
@@ -148,6 +170,9 @@ def main():
                    "--keep", a.timelines, "--first", str(a.first), "--vidar", a.vidar] + (["--model", a.model] if a.model else [])
         print("labelling the tuning set:", " ".join(command), flush=True)
         subprocess.run(command, check=True)
+        model = a.model or BUNDLED
+        with open(os.path.join(a.timelines, MARKER), "w") as f:
+            json.dump({"file_sha256": hashlib.sha256(open(model, "rb").read()).hexdigest(), "inference_sha256": inference_digest(model)}, f)
     items = load_set(a.timelines, videos, pieces, seconds, a.purpose, a.first)
     settings = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
     if a.only:

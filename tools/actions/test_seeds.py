@@ -90,6 +90,51 @@ class SeedTests(unittest.TestCase):
         self.assertTrue(set(train.AGGREGATOR) <= set(tune_aggregator.GRID), train.AGGREGATOR)
         self.assertTrue(all(train.AGGREGATOR[k] in tune_aggregator.GRID[k] for k in train.AGGREGATOR), "a setting the grid holds")
 
+    def test_tuning_reuses_timelines_whose_model_differs_only_in_its_aggregator(self):
+        # make tune labels once; writing the chosen settings into the model (metadata only) must not force a second
+        # labelling, while other weights must. Re-aggregation replaces every aggregator setting a model may recommend.
+        import hashlib
+        import tune_aggregator
+        with tempfile.TemporaryDirectory() as d:
+            def model(name, smooth, bias):
+                header = json.dumps({"__metadata__": {"vidar.version": "t", "vidar.aggregator": json.dumps({"smooth": smooth})},
+                                     "fc.bias": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+                path = os.path.join(d, name + ".safetensors")
+                with open(path, "wb") as f:
+                    f.write(len(header).to_bytes(8, "little") + header + np.array([bias], np.float32).tobytes())
+                return path, hashlib.sha256(open(path, "rb").read()).hexdigest()
+            (first, first_sha), (tuned, _), (other, _) = model("a", "none", 0.0), model("b", "ma:2", 0.0), model("c", "none", 1.0)
+            timelines = os.path.join(d, "timelines")
+            os.mkdir(timelines)
+            def label(sha, k=0):
+                name = f"eval-{evaluate_actions.long_video_seed(k, 'tune')}.json" if k < 2 else f"no-actor-{evaluate_actions.no_actor_seed(0, 'tune')}.json"
+                with open(os.path.join(timelines, name), "w") as f:
+                    json.dump({"provenance": {"model_sha256": sha}}, f)
+            for k in range(3):
+                label(first_sha, k)
+            self.assertTrue(tune_aggregator.labelled(timelines, first, 2, 1))
+            self.assertFalse(tune_aggregator.labelled(timelines, tuned, 2, 1), "no record of what labelled them")
+            with open(os.path.join(timelines, tune_aggregator.MARKER), "w") as f:
+                json.dump({"file_sha256": first_sha, "inference_sha256": tune_aggregator.inference_digest(first)}, f)
+            self.assertTrue(tune_aggregator.labelled(timelines, tuned, 2, 1))
+            self.assertFalse(tune_aggregator.labelled(timelines, other, 2, 1), "other weights")
+            self.assertFalse(tune_aggregator.labelled(timelines, tuned, 3, 1), "a timeline missing")
+            label("0" * 64, 1)
+            self.assertFalse(tune_aggregator.labelled(timelines, tuned, 2, 1), "a timeline from another model")
+
+        written = []
+        def merge(command, **kwargs):
+            written.append(json.load(open(command[-1])))
+            return subprocess.CompletedProcess(command, 0, stdout='{"segments": []}')
+        recommended = {"smoothing": {"moving_average": {"clips": 3}}, "patience": 5, "margin": 0.3, "enter_threshold": 0.6,
+                       "exit_threshold": 0.45, "min_duration": 3.0, "top_k": 1}
+        with mock.patch.object(tune_aggregator.subprocess, "run", merge):
+            tune_aggregator.reaggregate("vidar", {"aggregator": recommended}, tune_aggregator.DEFAULTS)
+        got = written[0]["aggregator"]
+        self.assertEqual({k: got[k] for k in recommended if k != "top_k"},
+                         {"smoothing": {"none": {}}, "patience": 2, "margin": 0.1, "enter_threshold": 0.4, "exit_threshold": 0.25,
+                          "min_duration": 1.0}, "every recommendable setting replaced")
+
     def test_tuning_chooses_the_best_boundaries_that_keep_segments_and_empty_time(self):
         import tune_aggregator
         table = [(0.97, 0.90, 1.0, 0),                         # vidar's defaults: mean F1, frame accuracy, no-actor share, false segments
