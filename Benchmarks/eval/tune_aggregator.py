@@ -95,8 +95,9 @@ def labelled(directory, model, videos, pieces, purpose="tune", first=0):
     only in its aggregator recommendation."""
     accepted = {hashlib.sha256(open(model, "rb").read()).hexdigest()}
     marker = os.path.join(directory, MARKER)
-    if os.path.exists(marker) and json.load(open(marker))["inference_sha256"] == inference_digest(model):
-        accepted.add(json.load(open(marker))["file_sha256"])
+    recorded = json.load(open(marker)) if os.path.exists(marker) else None
+    if recorded and recorded["inference_sha256"] == inference_digest(model):
+        accepted.add(recorded["file_sha256"])
     names = [f"eval-{ea.long_video_seed(k, purpose)}.json" for k in range(first, first + videos)]
     names += [f"no-actor-{ea.no_actor_seed(k, purpose)}.json" for k in range(first, first + pieces)]
     paths = [os.path.join(directory, n) for n in names]

@@ -135,6 +135,14 @@ class SeedTests(unittest.TestCase):
                          {"smoothing": {"none": {}}, "patience": 2, "margin": 0.1, "enter_threshold": 0.4, "exit_threshold": 0.25,
                           "min_duration": 1.0}, "every recommendable setting replaced")
 
+    def test_the_evaluation_refuses_an_empty_set_before_labelling(self):
+        script = os.path.join(HERE, "..", "..", "Benchmarks", "eval", "evaluate_actions.py")
+        for args in (["--videos", "0"], ["--no-actor-pieces", "-1"]):
+            run = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 2, run.stderr)
+            self.assertIn("--videos must be at least 1 and --no-actor-pieces at least 0", run.stderr)
+            self.assertEqual(run.stdout, "", "nothing labelled")
+
     def test_tuning_chooses_the_best_boundaries_that_keep_segments_and_empty_time(self):
         import tune_aggregator
         table = [(0.97, 0.90, 1.0, 0),                         # vidar's defaults: mean F1, frame accuracy, no-actor share, false segments
